@@ -1,0 +1,1 @@
+//! Holder crate for the end-to-end tests in `integration/`.
