@@ -1,1 +1,15 @@
-//! integration
+//! End-to-end tests of the gateway: the real server on `127.0.0.1:0`, driven over its real
+//! WebSocket and HTTP interfaces, with the fake OpenAI provider from `hearth-test-utils`.
+//! One binary, a module per area.
+
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod auth;
+mod chat;
+mod lifecycle;
+mod openai_http;
+mod reload;
+mod sessions;
+mod ws_protocol;

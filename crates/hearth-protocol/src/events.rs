@@ -70,12 +70,20 @@ pub struct AgentEvent {
 pub enum AgentEventData {
     Lifecycle(Lifecycle),
     /// Answer text as it streams.
-    Assistant { delta: String },
+    Assistant {
+        delta: String,
+    },
     /// Reasoning text as it streams.
-    Thinking { delta: String },
+    Thinking {
+        delta: String,
+    },
     /// A tool call starts.
     #[serde(rename_all = "camelCase")]
-    ToolStart { tool_call_id: String, name: String, arguments: Value },
+    ToolStart {
+        tool_call_id: String,
+        name: String,
+        arguments: Value,
+    },
     /// A tool call ended.
     #[serde(rename_all = "camelCase")]
     ToolEnd {
@@ -86,7 +94,10 @@ pub enum AgentEventData {
         duration_ms: u64,
     },
     /// One model call finished.
-    Usage { model: String, usage: Usage },
+    Usage {
+        model: String,
+        usage: Usage,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

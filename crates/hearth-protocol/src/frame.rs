@@ -44,11 +44,21 @@ pub struct ResponseFrame {
 
 impl ResponseFrame {
     pub fn ok(id: impl Into<String>, payload: Value) -> Self {
-        Self { id: Some(id.into()), ok: true, payload: Some(payload), error: None }
+        Self {
+            id: Some(id.into()),
+            ok: true,
+            payload: Some(payload),
+            error: None,
+        }
     }
 
     pub fn err(id: Option<String>, error: ErrorShape) -> Self {
-        Self { id, ok: false, payload: None, error: Some(error) }
+        Self {
+            id,
+            ok: false,
+            payload: None,
+            error: Some(error),
+        }
     }
 }
 
@@ -80,7 +90,13 @@ pub struct ErrorShape {
 
 impl ErrorShape {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: None, retryable: false, retry_after_ms: None }
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+            retryable: false,
+            retry_after_ms: None,
+        }
     }
 
     #[must_use]

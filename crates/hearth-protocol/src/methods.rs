@@ -35,9 +35,16 @@ pub enum RequestError {
     },
 }
 
-fn parse_params<T: DeserializeOwned>(method: &'static str, params: Value) -> Result<T, RequestError> {
+fn parse_params<T: DeserializeOwned>(
+    method: &'static str,
+    params: Value,
+) -> Result<T, RequestError> {
     // Absent params and `null` mean "no params": the same as `{}`.
-    let params = if params.is_null() { Value::Object(Default::default()) } else { params };
+    let params = if params.is_null() {
+        Value::Object(Default::default())
+    } else {
+        params
+    };
     serde_json::from_value(params).map_err(|source| RequestError::InvalidParams { method, source })
 }
 
@@ -493,7 +500,10 @@ mod tests {
 
     #[test]
     fn null_and_empty_params_are_the_same() {
-        assert!(matches!(Request::parse("health", Value::Null).unwrap(), Request::Health(_)));
+        assert!(matches!(
+            Request::parse("health", Value::Null).unwrap(),
+            Request::Health(_)
+        ));
         assert!(matches!(
             Request::parse("health", serde_json::json!({})).unwrap(),
             Request::Health(_)

@@ -22,7 +22,10 @@ pub fn protocol_schema() -> Value {
     }
     let mut events = Map::new();
     for (name, doc, payload) in crate::events::event_schemas(&mut generator) {
-        events.insert(name.to_owned(), json!({ "description": doc, "payload": payload }));
+        events.insert(
+            name.to_owned(),
+            json!({ "description": doc, "payload": payload }),
+        );
     }
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
 
@@ -46,10 +49,18 @@ mod tests {
     fn every_method_and_event_is_in_the_schema() {
         let schema = protocol_schema();
         for m in crate::methods::Method::ALL {
-            assert!(schema["methods"][m.name()]["params"].is_object(), "{}", m.name());
+            assert!(
+                schema["methods"][m.name()]["params"].is_object(),
+                "{}",
+                m.name()
+            );
         }
         for e in crate::events::EventName::ALL {
-            assert!(schema["events"][e.name()]["payload"].is_object(), "{}", e.name());
+            assert!(
+                schema["events"][e.name()]["payload"].is_object(),
+                "{}",
+                e.name()
+            );
         }
         assert!(schema["$defs"]["Message"].is_object());
     }

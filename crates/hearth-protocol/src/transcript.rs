@@ -37,7 +37,10 @@ pub enum ContentBlock {
     },
     /// An image, base64-encoded.
     #[serde(rename_all = "camelCase")]
-    Image { mime_type: String, data: String },
+    Image {
+        mime_type: String,
+        data: String,
+    },
     /// Reasoning the model showed. `signature` is opaque provider data needed to send it back.
     Thinking {
         thinking: String,
@@ -45,7 +48,11 @@ pub enum ContentBlock {
         signature: Option<String>,
     },
     /// The assistant asks for a tool to run.
-    ToolCall { id: String, name: String, arguments: Value },
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: Value,
+    },
 }
 
 /// Why the model stopped.
@@ -188,9 +195,11 @@ impl Message {
     /// The tool calls an assistant message asks for, in order.
     pub fn tool_calls(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
         self.content.iter().filter_map(|b| match b {
-            ContentBlock::ToolCall { id, name, arguments } => {
-                Some((id.as_str(), name.as_str(), arguments))
-            }
+            ContentBlock::ToolCall {
+                id,
+                name,
+                arguments,
+            } => Some((id.as_str(), name.as_str(), arguments)),
             _ => None,
         })
     }
@@ -203,7 +212,13 @@ mod tests {
     #[test]
     fn message_round_trips_in_camel_case() {
         let mut m = Message::tool_result("call_1", "read", "file body", true).at(42);
-        m.usage = Some(Usage { input: 3, output: 4, cache_read: 1, cache_write: 0, cost: None });
+        m.usage = Some(Usage {
+            input: 3,
+            output: 4,
+            cache_read: 1,
+            cache_write: 0,
+            cost: None,
+        });
         let json = serde_json::to_value(&m).unwrap();
         assert_eq!(json["toolCallId"], "call_1");
         assert_eq!(json["isError"], true);
@@ -215,9 +230,23 @@ mod tests {
 
     #[test]
     fn usage_add_sums_tokens_and_known_costs() {
-        let mut a = Usage { input: 1, output: 2, cost: Some(0.5), ..Usage::default() };
-        a.add(&Usage { input: 10, output: 20, cache_read: 5, cache_write: 1, cost: None });
-        assert_eq!((a.input, a.output, a.cache_read, a.cache_write), (11, 22, 5, 1));
+        let mut a = Usage {
+            input: 1,
+            output: 2,
+            cost: Some(0.5),
+            ..Usage::default()
+        };
+        a.add(&Usage {
+            input: 10,
+            output: 20,
+            cache_read: 5,
+            cache_write: 1,
+            cost: None,
+        });
+        assert_eq!(
+            (a.input, a.output, a.cache_read, a.cache_write),
+            (11, 22, 5, 1)
+        );
         assert_eq!(a.total_tokens(), 39);
         assert_eq!(a.cost, Some(0.5));
     }

@@ -1,1 +1,21 @@
-//! hearth-store
+//! Hearth's durable state: sessions, their transcripts and the runs that wrote them, in one
+//! SQLite file.
+//!
+//! The gateway (`hearth-core`) is the only writer. Per turn it does at most one read
+//! ([`Store::transcript`]) and one write transaction ([`Store::commit_turn`]), so the schema is
+//! indexed for exactly those paths. Transcript messages are stored as the whole
+//! [`hearth_protocol::transcript::Message`] in JSON, so the protocol can grow fields without a
+//! migration. Clients never see these types directly: [`SessionRecord::to_info`] turns a record
+//! into the protocol's [`hearth_protocol::methods::SessionInfo`].
+//!
+//! Queries are plain runtime queries (no `query!` macros), so building needs no database.
+
+mod error;
+mod model;
+mod sessions;
+mod store;
+mod turns;
+
+pub use error::StoreError;
+pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};
+pub use store::Store;

@@ -1,0 +1,175 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "Hearth: your AI assistant's gateway, on your own machine.",
+    propagate_version = true
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Global {
+    /// State directory (config, database, logs, workspace).
+    #[arg(long, global = true, env = "HEARTH_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Gateway WebSocket URL; default from the config (ws://127.0.0.1:<port>/).
+    #[arg(long, global = true, env = "HEARTH_GATEWAY_URL", value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// Gateway token; default from the config or the secret store.
+    #[arg(
+        long,
+        global = true,
+        env = "HEARTH_GATEWAY_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run and manage the gateway.
+    #[command(subcommand)]
+    Gateway(GatewayCmd),
+    /// Show the running gateway's state.
+    Status,
+    /// Talk to your assistant (interactive, or one message with -m).
+    Chat(ChatArgs),
+    /// List and read sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCmd),
+    /// Read, change and check the config.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Manage secrets in the keychain (or its encrypted fallback).
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
+    /// Check the installation and say how to fix what is wrong.
+    Doctor(DoctorArgs),
+    /// Print the Control UI link (with the token).
+    Dashboard,
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GatewayCmd {
+    /// Run the gateway in the foreground.
+    Run(RunArgs),
+    /// Start the gateway in the background.
+    Start(RunArgs),
+    /// Stop the background gateway.
+    Stop,
+    /// Restart the background gateway.
+    Restart(RunArgs),
+    /// Is the gateway running?
+    Status,
+    /// Print the JSON Schema of the WebSocket protocol.
+    ProtocolSchema,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RunArgs {
+    /// Port (overrides gateway.port).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// `loopback`, `lan` or an IP address (overrides gateway.bind).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) bind: Option<String>,
+    /// Internal: started by `gateway start`.
+    #[arg(long, hide = true)]
+    pub(crate) detached: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChatArgs {
+    /// Send one message, print the answer and exit.
+    #[arg(short, long)]
+    pub(crate) message: Option<String>,
+    /// Session key (default: the agent's main session).
+    #[arg(long)]
+    pub(crate) session: Option<String>,
+    /// Agent id (default: the default agent).
+    #[arg(long)]
+    pub(crate) agent: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionsCmd {
+    /// Sessions, most recent first.
+    List {
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        /// Substring of the key or title.
+        #[arg(long)]
+        search: Option<String>,
+        /// Include archived (reset) sessions.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// A session's transcript.
+    Show {
+        /// Session key (`main`, `agent:main:main`, ...).
+        key: String,
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCmd {
+    /// Check the config file; reports every problem with its path.
+    Validate {
+        /// Check this file instead of $HEARTH_HOME/hearth.json.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Print the config's JSON Schema.
+    Schema,
+    /// Print a setting (or the whole file). Literal secrets are hidden.
+    Get {
+        /// Dotted path, e.g. `gateway.port` or `models.providers.openai.baseUrl`.
+        path: Option<String>,
+    },
+    /// Change a setting. The value is JSON5 if it parses, else a string.
+    Set { path: String, value: String },
+    /// Remove a setting (its default applies again).
+    Unset { path: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretsCmd {
+    /// Names of stored secrets.
+    List,
+    /// Store a secret; the value is read from the terminal (hidden) or stdin.
+    Set { name: String },
+    /// Delete a secret.
+    Rm { name: String },
+    /// Which backend holds the secrets.
+    Backend,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// Apply the fixes that are safe to apply (move literal secrets into the secret store).
+    #[arg(long)]
+    pub(crate) fix: bool,
+}

@@ -1,0 +1,33 @@
+//! One module per subcommand.
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+
+mod chat;
+mod config;
+mod doctor;
+mod gateway;
+mod secrets;
+mod sessions;
+mod status;
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = cli.global;
+    match cli.command {
+        Command::Gateway(cmd) => gateway::run(&g, cmd).await,
+        Command::Status => status::status(&g).await,
+        Command::Chat(args) => chat::run(&g, args).await,
+        Command::Sessions(cmd) => sessions::run(&g, cmd).await,
+        Command::Config(cmd) => config::run(&g, cmd).await,
+        Command::Secrets(cmd) => secrets::run(&g, cmd).await,
+        Command::Doctor(args) => doctor::run(&g, args).await,
+        Command::Dashboard => status::dashboard(&g).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hearth", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Secrets in the configuration: hiding them for display, and finding the ones written in
+//! the file itself so `hearth doctor` can suggest moving them to the secret store.
+
+use serde_json::Value;
+
+use crate::interpolate::has_reference;
+use crate::path::child_key;
+use crate::{Config, is_sensitive_header};
+
+/// What a hidden secret shows as.
+pub const REDACTED: &str = "__redacted__";
+
+/// The configuration as JSON with every literal secret replaced by `"__redacted__"`:
+/// `gateway.auth.token`, `gateway.auth.password`, each provider's `apiKey` and its sensitive
+/// headers (`authorization`, names containing `token` or `key`, and the like). References to
+/// the secret store (`{ "secret": "name" }`) are kept: they are names, not secrets.
+pub fn redacted(config: &Config) -> Value {
+    let mut doc = serde_json::to_value(config).unwrap_or(Value::Null);
+    let hide = |value: &mut Value| {
+        if value.is_string() {
+            *value = Value::String(REDACTED.to_owned());
+        }
+    };
+    if let Some(auth) = doc
+        .pointer_mut("/gateway/auth")
+        .and_then(Value::as_object_mut)
+    {
+        auth.get_mut("token").map(hide);
+        auth.get_mut("password").map(hide);
+    }
+    if let Some(providers) = doc
+        .pointer_mut("/models/providers")
+        .and_then(Value::as_object_mut)
+    {
+        for provider in providers.values_mut().filter_map(Value::as_object_mut) {
+            provider.get_mut("apiKey").map(hide);
+            if let Some(headers) = provider.get_mut("headers").and_then(Value::as_object_mut) {
+                for (name, value) in headers.iter_mut() {
+                    if is_sensitive_header(name) {
+                        hide(value);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// Paths of secrets written literally in a raw (not yet interpolated) document: strings at
+/// `gateway.auth.token`, `gateway.auth.password`, `models.providers.*.apiKey` and sensitive
+/// `models.providers.*.headers.*` that are neither empty nor contain a `${ENV}` reference.
+pub fn literal_secrets(doc: &Value) -> Vec<String> {
+    let is_literal = |value: &Value| {
+        value
+            .as_str()
+            .is_some_and(|text| !text.is_empty() && !has_reference(text))
+    };
+    let mut found = Vec::new();
+    for key in ["token", "password"] {
+        if doc
+            .pointer(&format!("/gateway/auth/{key}"))
+            .is_some_and(is_literal)
+        {
+            found.push(format!("gateway.auth.{key}"));
+        }
+    }
+    let providers = doc.pointer("/models/providers").and_then(Value::as_object);
+    for (id, provider) in providers.into_iter().flatten() {
+        let path = child_key("models.providers", id);
+        if provider.get("apiKey").is_some_and(is_literal) {
+            found.push(child_key(&path, "apiKey"));
+        }
+        let headers = provider.get("headers").and_then(Value::as_object);
+        for (name, value) in headers.into_iter().flatten() {
+            if is_sensitive_header(name) && is_literal(value) {
+                found.push(child_key(&child_key(&path, "headers"), name));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn config() -> Config {
+        serde_json::from_value(json!({
+            "gateway": { "auth": { "token": "tok-123", "password": { "secret": "gw-pass" } } },
+            "models": { "providers": {
+                "a": { "baseUrl": "http://a", "apiKey": "sk-abc", "headers": {
+                    "Authorization": "Bearer sk-abc", "X-Api-Key": "k", "X-Session-Token": "t",
+                    "OpenAI-Organization": "org-1",
+                } },
+                "b": { "baseUrl": "http://b", "apiKey": { "secret": "b-key" } },
+            } },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn literal_secrets_are_hidden_and_refs_kept() {
+        let shown = redacted(&config());
+        assert_eq!(shown["gateway"]["auth"]["token"], REDACTED);
+        assert_eq!(
+            shown["gateway"]["auth"]["password"],
+            json!({ "secret": "gw-pass" })
+        );
+        let a = &shown["models"]["providers"]["a"];
+        assert_eq!(a["apiKey"], REDACTED);
+        assert_eq!(a["headers"]["Authorization"], REDACTED);
+        assert_eq!(a["headers"]["X-Api-Key"], REDACTED);
+        assert_eq!(a["headers"]["X-Session-Token"], REDACTED);
+        assert_eq!(a["headers"]["OpenAI-Organization"], "org-1");
+        assert_eq!(
+            shown["models"]["providers"]["b"]["apiKey"],
+            json!({ "secret": "b-key" })
+        );
+        let text = shown.to_string();
+        assert!(
+            !text.contains("sk-abc") && !text.contains("tok-123"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let text = format!("{:?}", config());
+        for secret in ["sk-abc", "tok-123", "Bearer"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("gw-pass") && text.contains("org-1"), "{text}");
+    }
+
+    #[test]
+    fn literal_secrets_are_found_in_the_raw_document() {
+        let doc = json!({
+            "gateway": { "auth": { "token": "tok", "password": "${PW}" } },
+            "models": { "providers": {
+                "a": { "apiKey": "sk-abc", "headers": { "authorization": "Bearer x", "x-org": "o" } },
+                "b.c": { "apiKey": "${KEY}" },
+                "d": { "apiKey": { "secret": "d" } },
+                "e": { "apiKey": "" },
+            } },
+        });
+        assert_eq!(
+            literal_secrets(&doc),
+            [
+                "gateway.auth.token",
+                "models.providers.a.apiKey",
+                "models.providers.a.headers.authorization"
+            ]
+        );
+        assert_eq!(literal_secrets(&json!({})), Vec::<String>::new());
+    }
+}

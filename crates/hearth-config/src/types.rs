@@ -1,0 +1,604 @@
+//! The typed configuration, `hearth.json` (JSON5).
+//!
+//! Key names follow OpenClaw's where the setting exists there, so a user coming from it
+//! recognises the file. Every key has a default except the ids of list entries and a
+//! provider's `baseUrl`; unknown keys are errors (see [`crate::check_structure`] and
+//! [`crate::validate`]). Field docs become the JSON Schema's descriptions.
+//!
+//! `Debug` never prints a secret: literal [`SecretValue`]s and sensitive provider headers show
+//! as `<redacted>`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The schema version this build writes and reads.
+pub const CURRENT_VERSION: u32 = 1;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Schema version of this file. Older files are migrated on load; nothing is dropped.
+    pub version: u32,
+    /// Optional link to the JSON Schema, for editors.
+    #[serde(rename = "$schema", skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The gateway server: where it listens, who may call it, what it serves.
+    pub gateway: GatewayConfig,
+    /// Agents and the defaults they share.
+    pub agents: AgentsConfig,
+    /// Model providers and their models.
+    pub models: ModelsConfig,
+    /// How conversations map to sessions.
+    pub session: SessionConfig,
+    /// Log levels and log files.
+    pub logging: LoggingConfig,
+    /// Where secrets referenced as `{ "secret": "name" }` are kept.
+    pub secrets: SecretsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: CURRENT_VERSION,
+            schema: None,
+            gateway: GatewayConfig::default(),
+            agents: AgentsConfig::default(),
+            models: ModelsConfig::default(),
+            session: SessionConfig::default(),
+            logging: LoggingConfig::default(),
+            secrets: SecretsConfig::default(),
+        }
+    }
+}
+
+/// A secret: either written in the file (works, but `hearth doctor` warns) or a reference to
+/// an entry in Hearth's secret store (the OS keychain or its encrypted fallback).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum SecretValue {
+    /// The secret itself, e.g. `"sk-..."` or `"${OPENAI_API_KEY}"`.
+    Literal(String),
+    /// `{ "secret": "name" }`: the named entry of the secret store (`hearth secrets set name`).
+    Ref {
+        /// Name of the entry in the secret store.
+        secret: String,
+    },
+}
+
+impl SecretValue {
+    /// The name of the secret-store entry, for a reference.
+    pub fn secret_name(&self) -> Option<&str> {
+        match self {
+            SecretValue::Literal(_) => None,
+            SecretValue::Ref { secret } => Some(secret),
+        }
+    }
+}
+
+/// Literals are redacted: after `${ENV}` interpolation they hold the real secret.
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretValue::Literal(_) => f.write_str("Literal(<redacted>)"),
+            SecretValue::Ref { secret } => f.debug_struct("Ref").field("secret", secret).finish(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// gateway
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Port for HTTP and WebSocket (one port carries both).
+    pub port: u16,
+    /// Which interfaces to listen on. Anything but `loopback` requires auth.
+    pub bind: BindMode,
+    /// The address to bind when `bind` is `custom`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_bind_host: Option<String>,
+    /// How clients prove who they are.
+    pub auth: AuthConfig,
+    /// The browser Control UI.
+    pub control_ui: ControlUiConfig,
+    /// Optional HTTP APIs besides the WebSocket protocol.
+    pub http: HttpConfig,
+    /// What happens when `hearth.json` changes while the gateway runs.
+    pub reload: ReloadConfig,
+    /// How long shutdown waits for running agent turns before aborting them.
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            port: 18789,
+            bind: BindMode::Loopback,
+            custom_bind_host: None,
+            auth: AuthConfig::default(),
+            control_ui: ControlUiConfig::default(),
+            http: HttpConfig::default(),
+            reload: ReloadConfig::default(),
+            shutdown_timeout_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BindMode {
+    /// 127.0.0.1 only: reachable from this machine.
+    #[default]
+    Loopback,
+    /// All interfaces (0.0.0.0): reachable from the local network. Requires auth.
+    Lan,
+    /// The address in `customBindHost`. Requires auth unless it is a loopback address.
+    Custom,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `token` (default), `password`, or `none` (loopback only).
+    pub mode: AuthMode,
+    /// The gateway token. If absent in `token` mode, one is generated at first start and kept
+    /// in the secret store as `gateway.auth.token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<SecretValue>,
+    /// The password in `password` mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretValue>,
+    /// Lockout after repeated failed auth attempts.
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Token,
+            token: None,
+            password: None,
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// A bearer token on every call (default).
+    #[default]
+    Token,
+    /// A password on every call.
+    Password,
+    /// No auth. Only allowed on a loopback bind.
+    None,
+}
+
+/// Failed-auth limiting: after `maxAttempts` failures within `windowMs`, a client is locked out
+/// for `lockoutMs` and gets `429` with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Failed attempts allowed within `windowMs`.
+    pub max_attempts: u32,
+    /// The window failed attempts are counted in, in milliseconds.
+    pub window_ms: u64,
+    /// How long a client that exceeded `maxAttempts` is refused, in milliseconds.
+    pub lockout_ms: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            window_ms: 60_000,
+            lockout_ms: 300_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ControlUiConfig {
+    /// Serve the Control UI at `basePath`.
+    pub enabled: bool,
+    /// URL path prefix of the Control UI; starts with `/`.
+    pub base_path: String,
+    /// Browser origins, besides the gateway's own loopback origin, allowed to open the
+    /// WebSocket and call the HTTP API (e.g. `"https://hearth.example.org"`).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ControlUiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            base_path: "/".to_owned(),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Endpoints that are off unless enabled here.
+    pub endpoints: HttpEndpoints,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpEndpoints {
+    /// The OpenAI-compatible `POST /v1/chat/completions` and `GET /v1/models`.
+    pub chat_completions: EndpointToggle,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndpointToggle {
+    /// Serve the endpoint (it requires the gateway's auth like everything else).
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// `hot` (default) or `off`.
+    pub mode: ReloadMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReloadMode {
+    /// Watch the file; apply what can change live, report what needs a restart.
+    #[default]
+    Hot,
+    /// Do not watch the file.
+    Off,
+}
+
+// ---------------------------------------------------------------------------------------------
+// agents
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// Settings every agent uses unless it sets its own.
+    pub defaults: AgentDefaults,
+    /// Named agents. With none, one agent `main` uses the defaults.
+    pub list: Vec<AgentConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentDefaults {
+    /// The model agents use unless they name their own.
+    pub model: ModelSelection,
+    /// The default agent's workspace directory; default `$HEARTH_HOME/workspace`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Upper bound on one agent turn, tool calls included.
+    pub timeout_seconds: u64,
+    /// Agent turns running at once across all sessions.
+    pub max_concurrent: u32,
+}
+
+impl Default for AgentDefaults {
+    fn default() -> Self {
+        Self {
+            model: ModelSelection::default(),
+            workspace: None,
+            timeout_seconds: 600,
+            max_concurrent: 8,
+        }
+    }
+}
+
+/// Which model answers, and which ones to try when it fails.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelSelection {
+    /// `provider/model`, e.g. `"anthropic/claude-sonnet-4-5"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// `provider/model` refs tried in order when the primary fails with a retryable error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
+}
+
+/// An agent's model: a `provider/model` string, or `{ primary, fallbacks }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AgentModel {
+    /// `provider/model`.
+    Ref(String),
+    /// A primary model and fallbacks.
+    Selection(ModelSelection),
+}
+
+/// One agent. Only `id` is required: an agent without one could not be addressed, so it is
+/// not defaulted to an empty string.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Lowercase letters, digits, `-` and `_`.
+    pub id: String,
+    /// The agent used when no binding picks another. At most one agent sets it; without it the
+    /// first agent of the list is the default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Workspace directory; default `$HEARTH_HOME/workspace-<id>` (`workspace` for the default agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// This agent's model, `provider/model` or `{ primary, fallbacks }`; default
+    /// `agents.defaults.model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<AgentModel>,
+    /// How the agent presents itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Identity {
+    /// The name the agent uses for itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An emoji shown next to its messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// models
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Model providers by id; the id is the first half of a `provider/model` ref.
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// API root, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// The API key: `"${OPENAI_API_KEY}"`, `{ "secret": "openai" }`, or the key itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretValue>,
+    /// The wire protocol the provider speaks.
+    #[serde(default)]
+    pub api: ApiKind,
+    /// Extra HTTP headers sent with every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The provider's models that agents may use.
+    #[serde(default)]
+    pub models: Vec<ModelDef>,
+}
+
+/// Whether a header's value is a credential: such headers are redacted wherever the
+/// configuration is shown.
+pub fn is_sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "authorization",
+        "token",
+        "key",
+        "secret",
+        "password",
+        "cookie",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+struct RedactedHeaders<'a>(&'a BTreeMap<String, String>);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let shown: &dyn fmt::Debug = if is_sensitive_header(name) {
+                    &"<redacted>"
+                } else {
+                    value
+                };
+                (name, shown)
+            }))
+            .finish()
+    }
+}
+
+/// Headers often carry credentials, so sensitive ones are redacted.
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key)
+            .field("api", &self.api)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("models", &self.models)
+            .finish()
+    }
+}
+
+/// LLM wire protocols, named as OpenClaw names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiKind {
+    /// OpenAI Chat Completions; also OpenRouter, Groq, DeepSeek, Mistral, vLLM, llama.cpp, LM Studio.
+    #[default]
+    OpenaiCompletions,
+    /// OpenAI Responses.
+    OpenaiResponses,
+    /// Anthropic Messages; also MiniMax and other Anthropic-compatible endpoints.
+    AnthropicMessages,
+    /// Google Gemini.
+    GoogleGenerativeAi,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+}
+
+impl ApiKind {
+    /// The name used in `hearth.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKind::OpenaiCompletions => "openai-completions",
+            ApiKind::OpenaiResponses => "openai-responses",
+            ApiKind::AnthropicMessages => "anthropic-messages",
+            ApiKind::GoogleGenerativeAi => "google-generative-ai",
+            ApiKind::Ollama => "ollama",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelDef {
+    /// The provider's own model id, the second half of a `provider/model` ref.
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The model produces reasoning content.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reasoning: bool,
+    /// Input kinds the model accepts.
+    #[serde(default = "default_input")]
+    pub input: Vec<InputKind>,
+    /// Prices in US dollars per million tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ModelCost>,
+    /// Context window in tokens.
+    #[serde(default = "default_context_window")]
+    pub context_window: u64,
+    /// Largest answer in tokens.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u64,
+}
+
+fn default_input() -> Vec<InputKind> {
+    vec![InputKind::Text]
+}
+
+fn default_context_window() -> u64 {
+    128_000
+}
+
+fn default_max_tokens() -> u64 {
+    4096
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// Text.
+    Text,
+    /// Images, sent inline.
+    Image,
+}
+
+/// US dollars per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelCost {
+    /// Input tokens not read from the cache.
+    pub input: f64,
+    /// Output tokens.
+    pub output: f64,
+    /// Input tokens read from the prompt cache.
+    pub cache_read: f64,
+    /// Input tokens written to the prompt cache.
+    pub cache_write: f64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// session, logging, secrets
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionConfig {
+    /// How direct messages map to sessions.
+    pub dm_scope: DmScope,
+    /// The key of each agent's main session.
+    pub main_key: String,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            dm_scope: DmScope::Main,
+            main_key: "main".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DmScope {
+    /// All of the owner's direct messages share the agent's main session.
+    #[default]
+    Main,
+    /// One session per sender, across channels.
+    PerPeer,
+    /// One session per sender and channel.
+    PerChannelPeer,
+    /// One session per sender, channel and account.
+    PerAccountChannelPeer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// Level or filter directives for the log file, e.g. `"info"` or `"info,hearth_core=debug"`.
+    pub level: String,
+    /// Level for the terminal; default the same as `level`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_level: Option<String>,
+    /// Write JSON logs to `$HEARTH_HOME/logs/`.
+    pub file: bool,
+    /// Daily log files kept.
+    pub max_files: u32,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            console_level: None,
+            file: true,
+            max_files: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// `auto` (default), `keychain` or `file`.
+    pub backend: SecretsBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretsBackend {
+    /// The OS keychain when one answers, else the encrypted file.
+    #[default]
+    Auto,
+    /// The OS keychain only.
+    Keychain,
+    /// The encrypted file `$HEARTH_HOME/secrets.enc`.
+    File,
+}

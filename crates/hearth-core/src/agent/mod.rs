@@ -1,0 +1,13 @@
+//! One agent turn: from the user's message to the stored answer.
+//!
+//! [`turn::run_turn`] serialises the turn on its session, loads the transcript, builds the
+//! system prompt ([`prompt`]), calls the model, runs the tool calls it asks for ([`tools`]),
+//! repeats until it answers, then stores the whole turn in one transaction. Every step is
+//! published as `chat` and `agent` events on the bus and, for an HTTP caller, on the turn's own
+//! observer channel.
+
+pub mod prompt;
+pub mod tools;
+pub mod turn;
+
+pub use turn::{TurnError, TurnEvent, TurnOutcome, TurnRequest, TurnSession, run_turn};

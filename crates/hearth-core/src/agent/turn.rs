@@ -1,0 +1,603 @@
+//! One agent turn, end to end. See the module doc of [`crate::agent`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use hearth_protocol::events::{
+    AgentEvent, AgentEventData, ChatEvent, ChatState, Event, Lifecycle, Phase, SessionChange,
+    SessionsChanged,
+};
+use hearth_protocol::frame::{ErrorCode, ErrorShape};
+use hearth_protocol::transcript::{Message, StopReason, Usage};
+use hearth_providers::{ModelRequest, ProviderError, StreamEvent};
+use hearth_store::{NewSession, RunRecord, RunStatus, StoreError};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::prompt::system_prompt;
+use super::tools::ToolBox;
+use crate::agents::Agent;
+use crate::models::ModelLookupError;
+use crate::runtime::Runtime;
+use crate::sessions::ActiveRun;
+use crate::util::now_ms;
+
+/// Transcript messages loaded as context. Compaction replaces this cap with a token budget.
+const HISTORY_LIMIT: u32 = 200;
+
+/// Model calls in one turn before the loop is stopped.
+const MAX_ITERATIONS: usize = 24;
+
+/// Where a turn's conversation lives.
+#[derive(Debug, Clone)]
+pub enum TurnSession {
+    /// A stored conversation under a session key.
+    Persistent {
+        key: String,
+        channel: String,
+        sender: Option<String>,
+    },
+    /// A request that brings its own history (the OpenAI-compatible endpoint without `user`):
+    /// only the run is recorded.
+    Stateless {
+        label: String,
+        history: Vec<Message>,
+    },
+}
+
+impl TurnSession {
+    pub fn key(&self) -> &str {
+        match self {
+            TurnSession::Persistent { key, .. } => key,
+            TurnSession::Stateless { label, .. } => label,
+        }
+    }
+}
+
+/// Everything one turn needs.
+#[derive(Debug)]
+pub struct TurnRequest {
+    pub run_id: String,
+    pub agent: Agent,
+    pub session: TurnSession,
+    /// The user's message.
+    pub input: Message,
+    /// Added to the system prompt for this turn only.
+    pub extra_system: Option<String>,
+    pub tools: ToolBox,
+    pub cancel: CancellationToken,
+    /// Receives the turn's steps as they happen (the HTTP endpoint streams from it).
+    pub observer: Option<mpsc::UnboundedSender<TurnEvent>>,
+}
+
+/// A step of a turn, for an observer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnEvent {
+    TextDelta(String),
+    ThinkingDelta(String),
+}
+
+/// A finished turn.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub run_id: String,
+    pub session_key: String,
+    pub session_id: Option<String>,
+    /// The closing assistant message.
+    pub message: Message,
+    /// Tokens and cost of every model call of the turn.
+    pub usage: Usage,
+    /// `provider/model`.
+    pub model: String,
+    pub stop_reason: StopReason,
+    /// Time spent waiting for the model, for the gateway's own overhead figure.
+    pub model_time: Duration,
+}
+
+/// Why a turn did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error(transparent)]
+    Model(#[from] ModelLookupError),
+    #[error("{0}")]
+    Provider(#[from] ProviderError),
+    #[error("the run was aborted")]
+    Aborted,
+    #[error("the run took longer than {0} s (agents.defaults.timeoutSeconds)")]
+    Timeout(u64),
+    #[error("storing the conversation failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("the model called tools {0} times without answering; stopped")]
+    TooManyIterations(usize),
+    #[error("the model's answer ended without a completion")]
+    Incomplete,
+}
+
+impl TurnError {
+    /// The error as clients see it.
+    pub fn shape(&self) -> ErrorShape {
+        match self {
+            TurnError::Model(e) => ErrorShape::new(ErrorCode::ProviderError, e.to_string()),
+            TurnError::Provider(e) => {
+                let mut shape = ErrorShape::new(ErrorCode::ProviderError, e.to_string())
+                    .with_details(serde_json::json!({ "kind": e.kind() }));
+                if e.is_retryable() {
+                    let ms = e
+                        .retry_after()
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    shape = shape.retry_after(ms);
+                }
+                shape
+            }
+            TurnError::Aborted => ErrorShape::new(ErrorCode::Conflict, self.to_string()),
+            TurnError::Timeout(_) | TurnError::TooManyIterations(_) | TurnError::Incomplete => {
+                ErrorShape::new(ErrorCode::ProviderError, self.to_string())
+            }
+            TurnError::Store(_) => ErrorShape::new(ErrorCode::Internal, self.to_string()),
+        }
+    }
+
+    fn status(&self) -> RunStatus {
+        match self {
+            TurnError::Aborted => RunStatus::Aborted,
+            _ => RunStatus::Failed,
+        }
+    }
+}
+
+/// Runs one turn. Waits for earlier runs of the same session first.
+pub async fn run_turn(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutcome, TurnError> {
+    let span = tracing::info_span!("turn", run_id = %req.run_id, session = %req.session.key(), agent = %req.agent.id);
+    run_turn_inner(rt, req).instrument(span).await
+}
+
+async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutcome, TurnError> {
+    let started_at = now_ms();
+    let session_key = req.session.key().to_owned();
+    let run_id = req.run_id.clone();
+    let cancel = req.cancel.clone();
+
+    // Serialise runs of one session; a stateless request has no session to protect.
+    let _session_guard = match &req.session {
+        TurnSession::Persistent { key, .. } => {
+            let (lock, _) = rt.sessions.session_lock(key);
+            tokio::select! {
+                guard = lock.lock_owned() => Some(guard),
+                () = cancel.cancelled() => return Err(finish_aborted_before_start(rt, &req, started_at).await),
+            }
+        }
+        TurnSession::Stateless { .. } => None,
+    };
+    let _slot = tokio::select! {
+        permit = rt.run_slots.clone().acquire_owned() => permit.ok(),
+        () = cancel.cancelled() => return Err(finish_aborted_before_start(rt, &req, started_at).await),
+    };
+    rt.sessions.register_run(
+        &run_id,
+        ActiveRun {
+            session_key: session_key.clone(),
+            cancel: cancel.clone(),
+        },
+    );
+
+    let live = rt.live();
+    let model_ref = req.agent.model.primary.clone();
+    publish_agent(
+        rt,
+        &run_id,
+        &session_key,
+        AgentEventData::Lifecycle(Lifecycle {
+            phase: Phase::Start,
+            model: model_ref.clone(),
+            duration_ms: None,
+            error: None,
+        }),
+    );
+
+    let timeout_s = live.config.agents.defaults.timeout_seconds.max(1);
+    let turn = Turn {
+        rt,
+        req: &req,
+        live: &live,
+        run_id: &run_id,
+        session_key: &session_key,
+    };
+    let result = tokio::select! {
+        r = tokio::time::timeout(Duration::from_secs(timeout_s), turn.execute()) => match r {
+            Ok(r) => r,
+            Err(_) => Err(TurnError::Timeout(timeout_s)),
+        },
+        () = cancel.cancelled() => Err(TurnError::Aborted),
+    };
+    // Whichever part noticed the cancellation first (the provider's stream, or the select above),
+    // the run was aborted.
+    let result = match result {
+        Err(_) if cancel.is_cancelled() => Err(TurnError::Aborted),
+        other => other,
+    };
+    rt.sessions.finish_run(&run_id);
+    let duration_ms = u64::try_from(now_ms().saturating_sub(started_at)).unwrap_or(0);
+
+    match result {
+        Ok((outcome, new_messages)) => {
+            let run = RunRecord {
+                id: run_id.clone(),
+                session_id: outcome.session_id.clone(),
+                session_key: session_key.clone(),
+                agent_id: req.agent.id.clone(),
+                model: Some(outcome.model.clone()),
+                status: RunStatus::Completed,
+                input: req.input.plain_text(),
+                error: None,
+                usage: outcome.usage,
+                started_at,
+                ended_at: now_ms(),
+            };
+            let stored = match &outcome.session_id {
+                Some(sid) => rt.store.commit_turn(sid, &run, &new_messages).await,
+                None => rt.store.record_run(&run).await,
+            };
+            if let Err(e) = stored {
+                let err = TurnError::Store(e);
+                publish_failure(rt, &run_id, &session_key, &err, duration_ms);
+                return Err(err);
+            }
+            if outcome.session_id.is_some() {
+                rt.bus.publish_with(|| {
+                    Event::SessionsChanged(SessionsChanged {
+                        key: session_key.clone(),
+                        session_id: outcome.session_id.clone(),
+                        reason: SessionChange::Updated,
+                    })
+                });
+            }
+            rt.bus.publish_with(|| {
+                Event::Chat(ChatEvent {
+                    run_id: run_id.clone(),
+                    session_key: session_key.clone(),
+                    state: ChatState::Final,
+                    delta: None,
+                    message: Some(outcome.message.clone()),
+                    usage: Some(outcome.usage),
+                    error: None,
+                })
+            });
+            publish_agent(
+                rt,
+                &run_id,
+                &session_key,
+                AgentEventData::Lifecycle(Lifecycle {
+                    phase: Phase::End,
+                    model: Some(outcome.model.clone()),
+                    duration_ms: Some(duration_ms),
+                    error: None,
+                }),
+            );
+            tracing::info!(model = %outcome.model, input = outcome.usage.input, output = outcome.usage.output, duration_ms, "turn completed");
+            Ok(outcome)
+        }
+        Err(err) => {
+            // Nothing of the turn enters the transcript; the run keeps the user's text.
+            let run = RunRecord {
+                id: run_id.clone(),
+                session_id: rt
+                    .sessions
+                    .cached_id(&session_key)
+                    .filter(|_| matches!(req.session, TurnSession::Persistent { .. })),
+                session_key: session_key.clone(),
+                agent_id: req.agent.id.clone(),
+                model: model_ref,
+                status: err.status(),
+                input: req.input.plain_text(),
+                error: Some(err.to_string()),
+                usage: Usage::default(),
+                started_at,
+                ended_at: now_ms(),
+            };
+            if let Err(e) = rt.store.record_run(&run).await {
+                tracing::error!(error = %e, "could not record a failed run");
+            }
+            publish_failure(rt, &run_id, &session_key, &err, duration_ms);
+            if matches!(err, TurnError::Aborted) {
+                tracing::info!("turn aborted");
+            } else {
+                tracing::warn!(error = %err, "turn failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Records a run aborted while it waited for its session or a slot.
+async fn finish_aborted_before_start(
+    rt: &Runtime,
+    req: &TurnRequest,
+    started_at: i64,
+) -> TurnError {
+    let run = RunRecord {
+        id: req.run_id.clone(),
+        session_id: None,
+        session_key: req.session.key().to_owned(),
+        agent_id: req.agent.id.clone(),
+        model: req.agent.model.primary.clone(),
+        status: RunStatus::Aborted,
+        input: req.input.plain_text(),
+        error: Some("aborted before it started".to_owned()),
+        usage: Usage::default(),
+        started_at,
+        ended_at: now_ms(),
+    };
+    if let Err(e) = rt.store.record_run(&run).await {
+        tracing::error!(error = %e, "could not record an aborted run");
+    }
+    publish_failure(rt, &req.run_id, req.session.key(), &TurnError::Aborted, 0);
+    TurnError::Aborted
+}
+
+struct Turn<'a> {
+    rt: &'a Arc<Runtime>,
+    req: &'a TurnRequest,
+    live: &'a crate::runtime::Live,
+    run_id: &'a str,
+    session_key: &'a str,
+}
+
+impl Turn<'_> {
+    /// The model loop. Answers the outcome and the messages to append to the transcript.
+    async fn execute(&self) -> Result<(TurnOutcome, Vec<Message>), TurnError> {
+        let rt = self.rt;
+        let req = self.req;
+        let (session_id, mut messages) = match &req.session {
+            TurnSession::Persistent {
+                key,
+                channel,
+                sender,
+            } => {
+                let id = self.session_id(key, channel, sender.as_deref()).await?;
+                let history = rt.store.transcript(&id, Some(HISTORY_LIMIT)).await?;
+                (Some(id), history)
+            }
+            TurnSession::Stateless { history, .. } => (None, history.clone()),
+        };
+        let primary = req
+            .agent
+            .model
+            .primary
+            .as_deref()
+            .ok_or(ModelLookupError::NotConfigured)?;
+        let model = self.live.models.resolve(primary)?;
+        let system = system_prompt(&req.agent, now_ms(), req.extra_system.as_deref());
+        let tool_specs = req.tools.specs();
+
+        let input = req.input.clone().at(now_ms());
+        messages.push(input.clone());
+        let mut new_messages = vec![input];
+        let mut usage = Usage::default();
+        let mut model_time = Duration::ZERO;
+
+        for _ in 0..MAX_ITERATIONS {
+            let request = ModelRequest {
+                model: model.model_id.clone(),
+                system: Some(system.clone()),
+                // The tool loop needs the history again; a turn without tools makes one call.
+                messages: if tool_specs.is_empty() {
+                    std::mem::take(&mut messages)
+                } else {
+                    messages.clone()
+                },
+                tools: tool_specs.clone(),
+                max_tokens: Some(model.def.max_tokens),
+                temperature: None,
+            };
+            let call_started = Instant::now();
+            let mut stream = model.provider.stream(request, req.cancel.clone()).await?;
+            let mut completion = None;
+            while let Some(event) = stream.next().await {
+                match event? {
+                    StreamEvent::TextDelta(delta) => self.text_delta(delta),
+                    StreamEvent::ThinkingDelta(delta) => self.thinking_delta(delta),
+                    StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCallDelta { .. } => {}
+                    StreamEvent::Completed(c) => completion = Some(c),
+                }
+            }
+            model_time += call_started.elapsed();
+            let completion = completion.ok_or(TurnError::Incomplete)?;
+            let mut call_usage = completion.usage;
+            call_usage.cost = hearth_providers::cost_of(&call_usage, model.def.cost.as_ref());
+            usage.add(&call_usage);
+            publish_agent(
+                rt,
+                self.run_id,
+                self.session_key,
+                AgentEventData::Usage {
+                    model: model.reference.clone(),
+                    usage: call_usage,
+                },
+            );
+
+            let mut assistant = completion.message;
+            assistant.model = Some(model.reference.clone());
+            assistant.usage = Some(call_usage);
+            assistant.stop_reason = Some(completion.stop_reason);
+            assistant.timestamp = now_ms();
+            let calls: Vec<(String, String, serde_json::Value)> = assistant
+                .tool_calls()
+                .map(|(id, name, args)| (id.to_owned(), name.to_owned(), args.clone()))
+                .collect();
+            messages.push(assistant.clone());
+            new_messages.push(assistant.clone());
+
+            if calls.is_empty() {
+                let outcome = TurnOutcome {
+                    run_id: self.run_id.to_owned(),
+                    session_key: self.session_key.to_owned(),
+                    session_id,
+                    message: assistant,
+                    usage,
+                    model: model.reference.clone(),
+                    stop_reason: completion.stop_reason,
+                    model_time,
+                };
+                return Ok((outcome, new_messages));
+            }
+            for (call_id, name, arguments) in calls {
+                publish_agent(
+                    rt,
+                    self.run_id,
+                    self.session_key,
+                    AgentEventData::ToolStart {
+                        tool_call_id: call_id.clone(),
+                        name: name.clone(),
+                        arguments: arguments.clone(),
+                    },
+                );
+                let (output, duration_ms) = req.tools.call(&name, arguments).await;
+                publish_agent(
+                    rt,
+                    self.run_id,
+                    self.session_key,
+                    AgentEventData::ToolEnd {
+                        tool_call_id: call_id.clone(),
+                        name: name.clone(),
+                        is_error: output.is_error,
+                        result_bytes: output.text.len() as u64,
+                        duration_ms,
+                    },
+                );
+                let result =
+                    Message::tool_result(call_id, name, output.text, output.is_error).at(now_ms());
+                messages.push(result.clone());
+                new_messages.push(result);
+            }
+        }
+        Err(TurnError::TooManyIterations(MAX_ITERATIONS))
+    }
+
+    /// The active session id of `key`, created on first use.
+    async fn session_id(
+        &self,
+        key: &str,
+        channel: &str,
+        sender: Option<&str>,
+    ) -> Result<String, TurnError> {
+        if let Some(id) = self.rt.sessions.cached_id(key) {
+            return Ok(id);
+        }
+        let (record, created) = self
+            .rt
+            .store
+            .ensure_session(NewSession {
+                key,
+                agent_id: &self.req.agent.id,
+                channel,
+                sender,
+            })
+            .await?;
+        self.rt.sessions.cache_id(key, &record.id);
+        if created {
+            self.rt.bus.publish_with(|| {
+                Event::SessionsChanged(SessionsChanged {
+                    key: key.to_owned(),
+                    session_id: Some(record.id.clone()),
+                    reason: SessionChange::Created,
+                })
+            });
+        }
+        Ok(record.id)
+    }
+
+    fn text_delta(&self, delta: String) {
+        let (rt, run_id, key) = (self.rt, self.run_id, self.session_key);
+        if rt.bus.has_subscribers() {
+            rt.bus.publish(Event::Chat(ChatEvent {
+                run_id: run_id.to_owned(),
+                session_key: key.to_owned(),
+                state: ChatState::Delta,
+                delta: Some(delta.clone()),
+                message: None,
+                usage: None,
+                error: None,
+            }));
+            publish_agent(
+                rt,
+                run_id,
+                key,
+                AgentEventData::Assistant {
+                    delta: delta.clone(),
+                },
+            );
+        }
+        if let Some(obs) = &self.req.observer {
+            let _ = obs.send(TurnEvent::TextDelta(delta));
+        }
+    }
+
+    fn thinking_delta(&self, delta: String) {
+        if self.rt.bus.has_subscribers() {
+            publish_agent(
+                self.rt,
+                self.run_id,
+                self.session_key,
+                AgentEventData::Thinking {
+                    delta: delta.clone(),
+                },
+            );
+        }
+        if let Some(obs) = &self.req.observer {
+            let _ = obs.send(TurnEvent::ThinkingDelta(delta));
+        }
+    }
+}
+
+fn publish_agent(rt: &Runtime, run_id: &str, session_key: &str, data: AgentEventData) {
+    rt.bus.publish_with(|| {
+        Event::Agent(AgentEvent {
+            run_id: run_id.to_owned(),
+            session_key: session_key.to_owned(),
+            data,
+        })
+    });
+}
+
+fn publish_failure(
+    rt: &Runtime,
+    run_id: &str,
+    session_key: &str,
+    err: &TurnError,
+    duration_ms: u64,
+) {
+    let aborted = matches!(err, TurnError::Aborted);
+    let shape = err.shape();
+    rt.bus.publish_with(|| {
+        Event::Chat(ChatEvent {
+            run_id: run_id.to_owned(),
+            session_key: session_key.to_owned(),
+            state: if aborted {
+                ChatState::Aborted
+            } else {
+                ChatState::Error
+            },
+            delta: None,
+            message: None,
+            usage: None,
+            error: (!aborted).then(|| shape.clone()),
+        })
+    });
+    publish_agent(
+        rt,
+        run_id,
+        session_key,
+        AgentEventData::Lifecycle(Lifecycle {
+            phase: if aborted {
+                Phase::Aborted
+            } else {
+                Phase::Error
+            },
+            model: None,
+            duration_ms: Some(duration_ms),
+            error: (!aborted).then_some(shape),
+        }),
+    );
+}

@@ -1,0 +1,316 @@
+//! What each WebSocket method does. The WebSocket layer parses frames and calls [`dispatch`];
+//! the Tauri shell can call the same function in-process.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hearth_protocol::events::{Event, SessionChange, SessionsChanged};
+use hearth_protocol::frame::{ErrorCode, ErrorShape};
+use hearth_protocol::methods::*;
+use hearth_protocol::transcript::Message;
+use hearth_store::SessionFilter;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::agent::tools::ToolBox;
+use crate::agent::{TurnRequest, TurnSession, run_turn};
+use crate::agents::Agent;
+use crate::runtime::Runtime;
+use crate::sessions::{agent_of_key, resolve_key};
+use crate::util::{new_id, truncate_chars};
+
+type MethodResult = Result<Value, ErrorShape>;
+
+fn ok<T: Serialize>(value: T) -> MethodResult {
+    serde_json::to_value(value).map_err(|e| ErrorShape::new(ErrorCode::Internal, e.to_string()))
+}
+
+fn store_error(e: hearth_store::StoreError) -> ErrorShape {
+    tracing::error!(error = %e, "store error while answering a request");
+    ErrorShape::new(
+        ErrorCode::Internal,
+        "the gateway's store failed; see the gateway log",
+    )
+}
+
+fn invalid(message: impl Into<String>) -> ErrorShape {
+    ErrorShape::new(ErrorCode::InvalidRequest, message)
+}
+
+/// Runs one parsed request.
+pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
+    match request {
+        Request::Connect(_) => Err(invalid(
+            "already connected: `connect` is only the first frame",
+        )),
+        Request::Health(_) => ok(HealthResult {
+            ok: true,
+            version: crate::VERSION.to_owned(),
+            uptime_ms: uptime_ms(rt),
+        }),
+        Request::Status(_) => status(rt).await,
+        Request::ChatSend(p) => chat_send(rt, p),
+        Request::ChatHistory(p) => chat_history(rt, p).await,
+        Request::ChatAbort(p) => {
+            let live = rt.live();
+            let agent = live.agents.default_agent();
+            let key = resolve_key(
+                p.session_key.as_deref(),
+                &agent.id,
+                &live.config.session.main_key,
+            )
+            .map_err(invalid)?;
+            let run_ids = rt.sessions.abort(&key, p.run_id.as_deref());
+            ok(ChatAbortResult {
+                aborted: !run_ids.is_empty(),
+                run_ids,
+            })
+        }
+        Request::SessionsList(p) => {
+            let filter = SessionFilter {
+                agent_id: p.agent_id,
+                channel: p.channel,
+                search: p.search,
+                include_archived: p.include_archived,
+                limit: p.limit,
+            };
+            let sessions = rt.store.list_sessions(&filter).await.map_err(store_error)?;
+            ok(SessionsListResult {
+                sessions: sessions.iter().map(|s| s.to_info()).collect(),
+            })
+        }
+        Request::SessionsPreview(p) => sessions_preview(rt, p).await,
+        Request::SessionsReset(p) => {
+            let key = full_key(rt, &p.key)?;
+            rt.sessions.abort(&key, None);
+            let previous = rt.store.reset_session(&key).await.map_err(store_error)?;
+            rt.sessions.forget(&key);
+            publish_change(rt, &key, previous.clone(), SessionChange::Reset);
+            ok(SessionsResetResult {
+                key,
+                previous_session_id: previous,
+            })
+        }
+        Request::SessionsDelete(p) => {
+            let key = full_key(rt, &p.key)?;
+            rt.sessions.abort(&key, None);
+            let deleted = rt.store.delete_sessions(&key).await.map_err(store_error)?;
+            rt.sessions.forget(&key);
+            if deleted > 0 {
+                publish_change(rt, &key, None, SessionChange::Deleted);
+            }
+            ok(SessionsDeleteResult { key, deleted })
+        }
+        Request::ModelsList(_) => ok(ModelsListResult {
+            models: rt.live().models.model_infos(),
+        }),
+        Request::ConfigGet(_) => {
+            let live = rt.live();
+            ok(ConfigGetResult {
+                path: rt.config_path.display().to_string(),
+                hash: live.hash.clone(),
+                config: hearth_config::redacted(&live.config),
+                restart_required: rt.restart_required(),
+            })
+        }
+        Request::ConfigSchema(_) => ok(ConfigSchemaResult {
+            schema: hearth_config::schema(),
+        }),
+    }
+}
+
+fn uptime_ms(rt: &Runtime) -> u64 {
+    u64::try_from(rt.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn publish_change(rt: &Runtime, key: &str, session_id: Option<String>, reason: SessionChange) {
+    rt.bus.publish_with(|| {
+        Event::SessionsChanged(SessionsChanged {
+            key: key.to_owned(),
+            session_id,
+            reason,
+        })
+    });
+}
+
+/// A key as given, made full with the default agent when short.
+fn full_key(rt: &Runtime, given: &str) -> Result<String, ErrorShape> {
+    let live = rt.live();
+    resolve_key(
+        Some(given),
+        &live.agents.default_agent().id,
+        &live.config.session.main_key,
+    )
+    .map_err(invalid)
+}
+
+async fn status(rt: &Arc<Runtime>) -> MethodResult {
+    let live = rt.live();
+    let secrets_backend = match rt.secrets().await {
+        Ok(store) => store.info().kind.to_string(),
+        Err(e) => format!("unavailable: {e}"),
+    };
+    let sessions = rt.store.count_sessions().await.map_err(store_error)?;
+    ok(StatusResult {
+        version: crate::VERSION.to_owned(),
+        uptime_ms: uptime_ms(rt),
+        pid: std::process::id(),
+        listen: rt.listen_addr().map(|a| a.to_string()).unwrap_or_default(),
+        state_dir: rt.home.root().display().to_string(),
+        config_path: rt.config_path.display().to_string(),
+        secrets_backend,
+        default_agent: live.agents.default_agent().id.clone(),
+        agents: live
+            .agents
+            .iter()
+            .map(|a| AgentInfo {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                model: a.model.primary.clone().unwrap_or_default(),
+                fallbacks: a.model.fallbacks.clone(),
+                workspace: a.workspace.display().to_string(),
+            })
+            .collect(),
+        providers: live.models.provider_infos(),
+        sessions,
+        active_runs: rt.sessions.active_runs() as u64,
+        connections: rt.connections.load(Ordering::Relaxed),
+    })
+}
+
+/// The agent a request names (by id or through a full session key), else the default.
+fn pick_agent(
+    rt: &Runtime,
+    agent_id: Option<&str>,
+    session_key: Option<&str>,
+) -> Result<Agent, ErrorShape> {
+    let live = rt.live();
+    let wanted = agent_id.or_else(|| session_key.and_then(agent_of_key));
+    match wanted {
+        None => Ok(live.agents.default_agent().clone()),
+        Some(id) => live.agents.get(id).cloned().ok_or_else(|| {
+            ErrorShape::new(
+                ErrorCode::NotFound,
+                format!("no agent `{id}` is configured (agents.list)"),
+            )
+        }),
+    }
+}
+
+fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
+    if rt.shutdown.is_cancelled() {
+        return Err(ErrorShape::new(
+            ErrorCode::Unavailable,
+            "the gateway is shutting down",
+        ));
+    }
+    if p.message.trim().is_empty() {
+        return Err(invalid("message is empty"));
+    }
+    let agent = pick_agent(rt, p.agent_id.as_deref(), p.session_key.as_deref())?;
+    let main_key = rt.live().config.session.main_key.clone();
+    let key = resolve_key(p.session_key.as_deref(), &agent.id, &main_key).map_err(invalid)?;
+    if agent_of_key(&key) != Some(agent.id.as_str()) {
+        return Err(invalid(format!(
+            "session `{key}` belongs to another agent than `{}`",
+            agent.id
+        )));
+    }
+    let run_id = new_id();
+    if let Some(existing) = p
+        .idempotency_key
+        .as_deref()
+        .and_then(|k| rt.sessions.claim_idempotency(k, &run_id))
+    {
+        return ok(ChatSendResult {
+            run_id: existing,
+            session_key: key,
+            status: RunAcceptance::Duplicate,
+        });
+    }
+    let (_, busy) = rt.sessions.session_lock(&key);
+    let request = TurnRequest {
+        run_id: run_id.clone(),
+        agent,
+        session: TurnSession::Persistent {
+            key: key.clone(),
+            channel: "webchat".to_owned(),
+            sender: None,
+        },
+        input: Message::user(p.message),
+        extra_system: None,
+        tools: ToolBox::default(),
+        cancel: rt.runs_cancel.child_token(),
+        observer: None,
+    };
+    let task_rt = rt.clone();
+    rt.tasks.spawn(async move {
+        // The outcome reaches clients as events; errors are logged and published there.
+        let _ = run_turn(&task_rt, request).await;
+    });
+    ok(ChatSendResult {
+        run_id,
+        session_key: key,
+        status: if busy {
+            RunAcceptance::Queued
+        } else {
+            RunAcceptance::Started
+        },
+    })
+}
+
+async fn chat_history(rt: &Arc<Runtime>, p: ChatHistoryParams) -> MethodResult {
+    let agent = pick_agent(rt, None, p.session_key.as_deref())?;
+    let main_key = rt.live().config.session.main_key.clone();
+    let key = resolve_key(p.session_key.as_deref(), &agent.id, &main_key).map_err(invalid)?;
+    let session = rt.store.session_for_key(&key).await.map_err(store_error)?;
+    let (session_id, messages) = match session {
+        None => (None, Vec::new()),
+        Some(s) => {
+            let messages = rt
+                .store
+                .transcript(&s.id, Some(p.limit.unwrap_or(200).min(1000)))
+                .await
+                .map_err(store_error)?;
+            (Some(s.id), messages)
+        }
+    };
+    ok(ChatHistoryResult {
+        session_key: key,
+        session_id,
+        messages,
+    })
+}
+
+async fn sessions_preview(rt: &Arc<Runtime>, p: SessionsPreviewParams) -> MethodResult {
+    if p.keys.len() > 100 {
+        return Err(invalid("at most 100 keys per preview"));
+    }
+    let limit = p.limit.unwrap_or(3).min(20);
+    let mut previews = Vec::with_capacity(p.keys.len());
+    for given in p.keys {
+        let key = full_key(rt, &given)?;
+        let session = rt.store.session_for_key(&key).await.map_err(store_error)?;
+        let items = match &session {
+            None => Vec::new(),
+            Some(s) => rt
+                .store
+                .transcript(&s.id, Some(limit))
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|m| PreviewItem {
+                    role: m.role,
+                    text: truncate_chars(&m.plain_text(), 240).to_owned(),
+                    timestamp: m.timestamp,
+                })
+                .collect(),
+        };
+        previews.push(SessionPreview {
+            key,
+            found: session.is_some(),
+            items,
+        });
+    }
+    ok(SessionsPreviewResult { previews })
+}

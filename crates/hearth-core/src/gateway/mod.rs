@@ -1,0 +1,135 @@
+//! The gateway's one port: HTTP routes and the WebSocket protocol.
+//!
+//! [`app`] builds the router from the runtime (tests drive it with `oneshot`, no socket);
+//! [`serve`] runs it on an already-bound listener until the shutdown token fires.
+//! [`guard`] runs before every route: Origin check, lockout check, and the token check for
+//! everything but `/health`, the Control UI page and WebSocket upgrades (which authenticate in
+//! their `connect` frame).
+
+pub mod auth;
+mod error;
+mod http_routes;
+pub mod methods;
+mod openai;
+mod ui;
+mod ws;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+use crate::runtime::Runtime;
+
+/// Largest request body of the OpenAI-compatible endpoint (images ride in it).
+const MAX_COMPLETIONS_BODY: usize = 16 * 1024 * 1024;
+
+/// The router.
+pub fn app(rt: Arc<Runtime>) -> Router {
+    Router::new()
+        .route("/health", get(http_routes::health))
+        .route("/readyz", get(http_routes::readyz))
+        .route("/v1/models", get(openai::models))
+        .route(
+            "/v1/chat/completions",
+            post(openai::chat_completions).layer(DefaultBodyLimit::max(MAX_COMPLETIONS_BODY)),
+        )
+        .route("/", get(root))
+        .route("/index.html", get(ui::page))
+        .fallback(http_routes::not_found)
+        .layer(middleware::from_fn_with_state(rt.clone(), guard))
+        .with_state(rt)
+}
+
+/// Serves `app` on `listener` until `rt.shutdown` fires, then stops accepting and waits for
+/// open HTTP requests (WebSocket connections close themselves on the same token).
+pub async fn serve(listener: tokio::net::TcpListener, rt: Arc<Runtime>) -> std::io::Result<()> {
+    let shutdown = rt.shutdown.clone();
+    axum::serve(
+        listener,
+        app(rt).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+}
+
+/// `/`: the WebSocket endpoint for upgrades, the Control UI page otherwise.
+async fn root(State(rt): State<Arc<Runtime>>, request: Request) -> Response {
+    if is_websocket_upgrade(request.headers()) {
+        ws::upgrade(rt, request).await
+    } else {
+        ui::page(State(rt)).await.into_response()
+    }
+}
+
+fn is_websocket_upgrade(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// The client's address; tests that call the router without a socket count as loopback.
+pub(crate) fn client_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+async fn guard(State(rt): State<Arc<Runtime>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path == "/health" {
+        return next.run(request).await;
+    }
+    let live = rt.live();
+    let headers = request.headers();
+    if let Some(origin) = headers.get(http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let port = rt
+            .listen_addr()
+            .map_or(live.config.gateway.port, |a| a.port());
+        let loopback = rt.listen_addr().is_none_or(|a| a.ip().is_loopback());
+        if !auth::origin_allowed(
+            origin,
+            host,
+            port,
+            loopback,
+            &live.config.gateway.control_ui.allowed_origins,
+        ) {
+            tracing::warn!(%origin, %path, "refused a request from a foreign origin");
+            return ApiError::forbidden_origin(origin).into_response();
+        }
+    }
+    let ip = client_ip(&request);
+    if let Some(wait) = rt.limiter.locked(ip) {
+        return ApiError::locked_out(wait).into_response();
+    }
+    let is_page = request.method() == http::Method::GET && (path == "/" || path == "/index.html");
+    if is_page {
+        // The UI page carries no data; it authenticates over the WebSocket. Upgrades do too.
+        return next.run(request).await;
+    }
+    let token = auth::bearer(headers);
+    let password = headers
+        .get("x-hearth-password")
+        .and_then(|v| v.to_str().ok());
+    if !live.auth.accepts(token, password) {
+        if let Some(wait) = rt.limiter.record_failure(ip) {
+            return ApiError::locked_out(wait).into_response();
+        }
+        return ApiError::unauthorized().into_response();
+    }
+    rt.limiter.record_success(ip);
+    next.run(request).await
+}

@@ -1,0 +1,207 @@
+//! Session keys, per-session serialisation of runs, and the registry of runs in flight.
+//!
+//! A session key names a conversation (`agent:<agentId>:<rest>`, OpenClaw's shape); the store
+//! maps it to the active session id. Runs of one session are serialised by a per-key async mutex
+//! (followup order); runs of different sessions go concurrently.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
+
+/// Longest accepted session key.
+const MAX_KEY_LEN: usize = 256;
+
+/// Resolves what a client sent as a session key into a full key.
+///
+/// Absent means the agent's main session; a full key (`agent:<id>:...`) is kept; anything else is
+/// scoped to the agent: `work` becomes `agent:<agent>:work`.
+pub fn resolve_key(given: Option<&str>, agent_id: &str, main_key: &str) -> Result<String, String> {
+    let given = given.map(str::trim).filter(|s| !s.is_empty());
+    let key = match given {
+        None => format!("agent:{agent_id}:{main_key}"),
+        Some(k) if k.starts_with("agent:") => k.to_owned(),
+        Some(k) => format!("agent:{agent_id}:{k}"),
+    };
+    if key.len() > MAX_KEY_LEN {
+        return Err(format!("session key is longer than {MAX_KEY_LEN} bytes"));
+    }
+    if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("session key must not contain spaces or control characters".to_owned());
+    }
+    let mut parts = key.splitn(3, ':');
+    let (_, agent, rest) = (parts.next(), parts.next(), parts.next());
+    if agent.is_none_or(str::is_empty) || rest.is_none_or(str::is_empty) {
+        return Err(format!(
+            "`{key}` is not a session key: write `agent:<agentId>:<name>` or a short name"
+        ));
+    }
+    Ok(key)
+}
+
+/// The agent id inside a full session key.
+pub fn agent_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix("agent:")
+        .and_then(|rest| rest.split(':').next())
+}
+
+/// A run in flight.
+#[derive(Debug, Clone)]
+pub struct ActiveRun {
+    pub session_key: String,
+    pub cancel: CancellationToken,
+}
+
+/// Locks, runs and idempotency keys of the live sessions.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    runs: Mutex<HashMap<String, ActiveRun>>,
+    idempotency: Mutex<HashMap<String, (String, Instant)>>,
+    ids: Mutex<HashMap<String, String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Sessions {
+    /// The mutex that serialises runs of `key`, and whether a run currently holds it.
+    pub fn session_lock(&self, key: &str) -> (Arc<tokio::sync::Mutex<()>>, bool) {
+        let mut locks = lock(&self.locks);
+        // Forget locks nobody holds or waits for, so the map does not grow with every key ever seen.
+        if locks.len() > 256 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        let l = locks.entry(key.to_owned()).or_default().clone();
+        let busy = l.try_lock().is_err();
+        (l, busy)
+    }
+
+    pub fn register_run(&self, run_id: &str, run: ActiveRun) {
+        lock(&self.runs).insert(run_id.to_owned(), run);
+    }
+
+    pub fn finish_run(&self, run_id: &str) {
+        lock(&self.runs).remove(run_id);
+    }
+
+    pub fn active_runs(&self) -> usize {
+        lock(&self.runs).len()
+    }
+
+    /// Cancels one run, or every run of a session; answers the ids cancelled.
+    pub fn abort(&self, session_key: &str, run_id: Option<&str>) -> Vec<String> {
+        let runs = lock(&self.runs);
+        let mut out = Vec::new();
+        for (id, run) in runs.iter() {
+            let matches = match run_id {
+                Some(r) => r == id && run.session_key == session_key,
+                None => run.session_key == session_key,
+            };
+            if matches {
+                run.cancel.cancel();
+                out.push(id.clone());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Records an idempotency key for a new run; answers the earlier run id if the key was seen.
+    pub fn claim_idempotency(&self, key: &str, run_id: &str) -> Option<String> {
+        let mut map = lock(&self.idempotency);
+        let now = Instant::now();
+        map.retain(|_, (_, at)| now.duration_since(*at) < IDEMPOTENCY_TTL);
+        if let Some((existing, _)) = map.get(key) {
+            return Some(existing.clone());
+        }
+        map.insert(key.to_owned(), (run_id.to_owned(), now));
+        None
+    }
+
+    /// The cached active session id of a key.
+    pub fn cached_id(&self, key: &str) -> Option<String> {
+        lock(&self.ids).get(key).cloned()
+    }
+
+    pub fn cache_id(&self, key: &str, id: &str) {
+        let mut ids = lock(&self.ids);
+        if ids.len() > 4096 {
+            ids.clear();
+        }
+        ids.insert(key.to_owned(), id.to_owned());
+    }
+
+    /// Forgets a key's cached id (after reset or delete).
+    pub fn forget(&self, key: &str) {
+        lock(&self.ids).remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_resolve_like_openclaw() {
+        assert_eq!(
+            resolve_key(None, "main", "main").unwrap(),
+            "agent:main:main"
+        );
+        assert_eq!(
+            resolve_key(Some("work"), "main", "main").unwrap(),
+            "agent:main:work"
+        );
+        assert_eq!(
+            resolve_key(Some("agent:ops:x"), "main", "main").unwrap(),
+            "agent:ops:x"
+        );
+        assert!(resolve_key(Some("agent:ops"), "main", "main").is_err());
+        assert!(resolve_key(Some("a b"), "main", "main").is_err());
+        assert_eq!(agent_of_key("agent:ops:x:y"), Some("ops"));
+    }
+
+    #[test]
+    fn idempotency_keys_answer_the_first_run() {
+        let s = Sessions::default();
+        assert_eq!(s.claim_idempotency("k", "r1"), None);
+        assert_eq!(s.claim_idempotency("k", "r2").as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn abort_cancels_only_the_sessions_runs() {
+        let s = Sessions::default();
+        let (a, b) = (CancellationToken::new(), CancellationToken::new());
+        s.register_run(
+            "r1",
+            ActiveRun {
+                session_key: "k1".into(),
+                cancel: a.clone(),
+            },
+        );
+        s.register_run(
+            "r2",
+            ActiveRun {
+                session_key: "k2".into(),
+                cancel: b.clone(),
+            },
+        );
+        assert_eq!(s.abort("k1", None), vec!["r1".to_owned()]);
+        assert!(a.is_cancelled() && !b.is_cancelled());
+        assert!(s.abort("k1", Some("r2")).is_empty());
+    }
+
+    #[tokio::test]
+    async fn session_lock_reports_busy() {
+        let s = Sessions::default();
+        let (l, busy) = s.session_lock("k");
+        assert!(!busy);
+        let _g = l.lock().await;
+        assert!(s.session_lock("k").1);
+    }
+}

@@ -1,0 +1,530 @@
+//! The store's public API against real database files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hearth_protocol::transcript::{Message, Usage};
+use hearth_store::{NewSession, RunRecord, RunStatus, SessionFilter, Store};
+
+fn new_session<'a>(key: &'a str, agent_id: &'a str, channel: &'a str) -> NewSession<'a> {
+    NewSession {
+        key,
+        agent_id,
+        channel,
+        sender: None,
+    }
+}
+
+/// Run times well after any session's creation (sessions start at the wall clock).
+const T0: i64 = 4_000_000_000_000;
+
+fn run(id: &str, session_id: Option<&str>, input: &str, usage: Usage, at: i64) -> RunRecord {
+    RunRecord {
+        id: id.to_owned(),
+        session_id: session_id.map(str::to_owned),
+        session_key: "agent:main:main".to_owned(),
+        agent_id: "main".to_owned(),
+        model: Some("anthropic/claude".to_owned()),
+        status: RunStatus::Completed,
+        input: input.to_owned(),
+        error: None,
+        usage,
+        started_at: T0 + at - 10,
+        ended_at: T0 + at,
+    }
+}
+
+fn usage(input: u64, output: u64, cost: Option<f64>) -> Usage {
+    Usage {
+        input,
+        output,
+        cache_read: 1,
+        cache_write: 2,
+        cost,
+    }
+}
+
+async fn open(dir: &Path) -> Store {
+    Store::open(&dir.join("hearth.db"))
+        .await
+        .expect("open the store")
+}
+
+#[tokio::test]
+async fn opening_twice_runs_migrations_once_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (s, created) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    assert!(created);
+    store.close().await;
+
+    let store = open(dir.path()).await;
+    store.ping().await.unwrap();
+    assert_eq!(store.path(), Some(dir.path().join("hearth.db").as_path()));
+    let (again, created) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, s.id);
+    store.close().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn database_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub").join("hearth.db");
+    // A pre-existing world-readable file is tightened too.
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let store = Store::open(&path).await.unwrap();
+    store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    for file in ["hearth.db", "hearth.db-wal", "hearth.db-shm"] {
+        let mode = std::fs::metadata(path.with_file_name(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} has mode {mode:o}");
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn wal_and_pragmas_are_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    assert!(dir.path().join("hearth.db-wal").exists());
+    store.close().await;
+
+    // journal_mode=WAL is persistent in the file: a plain connection sees it.
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", dir.path().join("hearth.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_ensure_session_creates_one_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()).await);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .ensure_session(new_session("agent:main:main", "main", "cli"))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut created = 0;
+    for t in tasks {
+        let (s, c) = t.await.unwrap();
+        ids.push(s.id);
+        created += usize::from(c);
+    }
+    assert_eq!(created, 1);
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(store.count_sessions().await.unwrap(), 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn commit_turn_writes_transcript_totals_and_title_together() {
+    let store = Store::open_memory().await.unwrap();
+    let (s, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    assert_eq!(s.title, None);
+
+    let turn1 = [
+        Message::user("  What is the weather?  ").at(5),
+        Message::assistant("Sunny."),
+    ];
+    store
+        .commit_turn(
+            &s.id,
+            &run("r1", Some(&s.id), "What", usage(10, 5, Some(0.5)), 1_000),
+            &turn1,
+        )
+        .await
+        .unwrap();
+    let turn2 = [Message::user("And tomorrow?"), Message::assistant("Rain.")];
+    store
+        .commit_turn(
+            &s.id,
+            &run("r2", None, "And", usage(20, 7, None), 2_000),
+            &turn2,
+        )
+        .await
+        .unwrap();
+
+    let s = store.get_session(&s.id).await.unwrap().unwrap();
+    assert_eq!(s.message_count, 4);
+    assert_eq!(
+        s.title.as_deref(),
+        Some("What is the weather?"),
+        "title is set once"
+    );
+    assert_eq!(s.updated_at, T0 + 2_000);
+    assert_eq!((s.usage.input, s.usage.output), (30, 12));
+    assert_eq!((s.usage.cache_read, s.usage.cache_write), (2, 4));
+    assert_eq!(s.usage.cost, Some(0.5));
+    assert_eq!(s.to_info().session_id, s.id);
+    assert_eq!(s.to_info().usage, s.usage);
+
+    let all: Vec<Message> = turn1.iter().chain(&turn2).cloned().collect();
+    assert_eq!(store.transcript(&s.id, None).await.unwrap(), all);
+
+    let runs = store.runs_for_session(&s.id).await.unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2"]
+    );
+    assert_eq!(
+        runs[1].session_id.as_deref(),
+        Some(s.id.as_str()),
+        "stored under the session"
+    );
+    assert_eq!(
+        store.get_run("r1").await.unwrap().unwrap().usage,
+        usage(10, 5, Some(0.5))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_commit_changes_nothing() {
+    let store = Store::open_memory().await.unwrap();
+    let (s, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    store
+        .commit_turn(
+            &s.id,
+            &run("r1", None, "hi", usage(1, 1, None), 10),
+            &[Message::user("hi")],
+        )
+        .await
+        .unwrap();
+
+    // Reusing the run id fails the transaction after nothing else could have been written.
+    let err = store
+        .commit_turn(
+            &s.id,
+            &run("r1", None, "again", usage(9, 9, None), 20),
+            &[Message::user("again"), Message::assistant("no")],
+        )
+        .await;
+    assert!(err.is_err());
+    // A session that does not exist fails as well.
+    assert!(
+        store
+            .commit_turn("nope", &run("r3", None, "x", Usage::default(), 30), &[])
+            .await
+            .is_err()
+    );
+
+    let after = store.get_session(&s.id).await.unwrap().unwrap();
+    assert_eq!(after.message_count, 1);
+    assert_eq!(after.usage.input, 1);
+    assert_eq!(
+        store.transcript(&s.id, None).await.unwrap(),
+        [Message::user("hi")]
+    );
+    assert!(store.get_run("r3").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn transcript_limit_returns_the_last_messages_oldest_first() {
+    let store = Store::open_memory().await.unwrap();
+    let (s, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let msgs = [
+            Message::user(format!("q{i}")),
+            Message::assistant(format!("a{i}")),
+        ];
+        store
+            .commit_turn(
+                &s.id,
+                &run(&format!("r{i}"), None, "q", Usage::default(), i),
+                &msgs,
+            )
+            .await
+            .unwrap();
+    }
+    let texts = |msgs: Vec<Message>| msgs.iter().map(Message::plain_text).collect::<Vec<_>>();
+    assert_eq!(
+        texts(store.transcript(&s.id, Some(3)).await.unwrap()),
+        ["a3", "q4", "a4"]
+    );
+    assert_eq!(store.transcript(&s.id, None).await.unwrap().len(), 10);
+    assert_eq!(store.transcript(&s.id, Some(0)).await.unwrap(), []);
+    assert_eq!(store.transcript("unknown", Some(3)).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn reset_archives_and_the_next_ensure_starts_a_new_session() {
+    let store = Store::open_memory().await.unwrap();
+    let (old, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    store
+        .commit_turn(
+            &old.id,
+            &run("r1", None, "hi", Usage::default(), 1),
+            &[Message::user("hi")],
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.reset_session("k").await.unwrap().as_deref(),
+        Some(old.id.as_str())
+    );
+    assert_eq!(
+        store.reset_session("k").await.unwrap(),
+        None,
+        "nothing active to reset"
+    );
+    assert!(store.session_for_key("k").await.unwrap().is_none());
+    assert_eq!(store.count_sessions().await.unwrap(), 0);
+
+    let archived = store.get_session(&old.id).await.unwrap().unwrap();
+    assert!(archived.archived);
+    assert_eq!(
+        store.transcript(&old.id, None).await.unwrap(),
+        [Message::user("hi")]
+    );
+
+    let (new, created) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(new.id, old.id);
+    assert_eq!(new.message_count, 0);
+}
+
+#[tokio::test]
+async fn delete_removes_current_and_archived_sessions_and_detaches_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (a, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    store
+        .commit_turn(
+            &a.id,
+            &run("r1", None, "one", Usage::default(), 1),
+            &[Message::user("one")],
+        )
+        .await
+        .unwrap();
+    store.reset_session("k").await.unwrap();
+    let (b, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    store
+        .commit_turn(
+            &b.id,
+            &run("r2", None, "two", Usage::default(), 2),
+            &[Message::user("two")],
+        )
+        .await
+        .unwrap();
+    let (other, _) = store
+        .ensure_session(new_session("other", "main", "cli"))
+        .await
+        .unwrap();
+
+    assert_eq!(store.delete_sessions("k").await.unwrap(), 2);
+    assert_eq!(store.delete_sessions("k").await.unwrap(), 0);
+    assert!(store.get_session(&a.id).await.unwrap().is_none());
+    assert!(store.get_session(&b.id).await.unwrap().is_none());
+    assert!(store.get_session(&other.id).await.unwrap().is_some());
+    assert_eq!(store.transcript(&a.id, None).await.unwrap(), []);
+    let left: i64 = {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.path().join("hearth.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(&mut conn)
+            .await;
+        conn.close().await.unwrap();
+        n.unwrap()
+    };
+    assert_eq!(left, 0, "messages cascade");
+    let r2 = store.get_run("r2").await.unwrap().unwrap();
+    assert_eq!(r2.session_id, None);
+    assert_eq!(r2.input, "two");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn list_filters_and_orders_by_last_update() {
+    let store = Store::open_memory().await.unwrap();
+    let sessions = [
+        ("agent:main:main", "main", "cli", "Planning the Trip"),
+        (
+            "agent:main:telegram:42",
+            "main",
+            "telegram",
+            "Über groceries",
+        ),
+        ("agent:work:main", "work", "cli", "Quarterly report"),
+    ];
+    for (i, (key, agent, channel, title)) in sessions.into_iter().enumerate() {
+        let (s, _) = store
+            .ensure_session(new_session(key, agent, channel))
+            .await
+            .unwrap();
+        let at = 1_000 * (i64::try_from(i).unwrap() + 1);
+        store
+            .commit_turn(
+                &s.id,
+                &run(key, None, title, Usage::default(), at),
+                &[Message::user(title)],
+            )
+            .await
+            .unwrap();
+    }
+    store.reset_session("agent:work:main").await.unwrap();
+
+    let keys = |list: Vec<hearth_store::SessionRecord>| {
+        list.into_iter().map(|s| s.key).collect::<Vec<_>>()
+    };
+    let all = SessionFilter {
+        include_archived: true,
+        ..SessionFilter::default()
+    };
+    assert_eq!(
+        keys(store.list_sessions(&all).await.unwrap()),
+        [
+            "agent:work:main",
+            "agent:main:telegram:42",
+            "agent:main:main"
+        ]
+    );
+    assert_eq!(
+        keys(
+            store
+                .list_sessions(&SessionFilter::default())
+                .await
+                .unwrap()
+        ),
+        ["agent:main:telegram:42", "agent:main:main"]
+    );
+    let by_agent = SessionFilter {
+        agent_id: Some("work".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        keys(store.list_sessions(&by_agent).await.unwrap()),
+        ["agent:work:main"]
+    );
+    let by_channel = SessionFilter {
+        channel: Some("cli".into()),
+        ..SessionFilter::default()
+    };
+    assert_eq!(
+        keys(store.list_sessions(&by_channel).await.unwrap()),
+        ["agent:main:main"]
+    );
+    let search_title = SessionFilter {
+        search: Some("TRIP".into()),
+        ..SessionFilter::default()
+    };
+    assert_eq!(
+        keys(store.list_sessions(&search_title).await.unwrap()),
+        ["agent:main:main"]
+    );
+    let search_unicode = SessionFilter {
+        search: Some("über".into()),
+        ..SessionFilter::default()
+    };
+    assert_eq!(
+        keys(store.list_sessions(&search_unicode).await.unwrap()),
+        ["agent:main:telegram:42"]
+    );
+    let search_key = SessionFilter {
+        search: Some("MAIN".into()),
+        limit: Some(1),
+        ..all.clone()
+    };
+    assert_eq!(
+        keys(store.list_sessions(&search_key).await.unwrap()),
+        ["agent:work:main"]
+    );
+    let limited = SessionFilter {
+        limit: Some(1),
+        ..SessionFilter::default()
+    };
+    assert_eq!(
+        keys(store.list_sessions(&limited).await.unwrap()),
+        ["agent:main:telegram:42"]
+    );
+}
+
+#[tokio::test]
+async fn record_run_keeps_a_failed_runs_input() {
+    let store = Store::open_memory().await.unwrap();
+    let (s, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    let mut failed = run(
+        "r1",
+        Some(&s.id),
+        "please summarise my notes",
+        Usage::default(),
+        50,
+    );
+    failed.status = RunStatus::Failed;
+    failed.error = Some("provider returned 529".to_owned());
+    failed.model = None;
+    store.record_run(&failed).await.unwrap();
+
+    let mut stateless = run("r2", None, "one-off question", usage(3, 4, None), 60);
+    stateless.status = RunStatus::Aborted;
+    store.record_run(&stateless).await.unwrap();
+
+    assert_eq!(store.get_run("r1").await.unwrap().unwrap(), failed);
+    assert_eq!(store.get_run("r2").await.unwrap().unwrap(), stateless);
+    assert_eq!(store.runs_for_session(&s.id).await.unwrap(), [failed]);
+    let s = store.get_session(&s.id).await.unwrap().unwrap();
+    assert_eq!(
+        s.message_count, 0,
+        "a failed run leaves the transcript alone"
+    );
+    assert_eq!(store.transcript(&s.id, None).await.unwrap(), []);
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what building and testing Hearth needs on Debian/Ubuntu, idempotently.
+#   bash installers/deps.sh          # to build and run the headless gateway
+#   bash installers/deps.sh --test   # plus what the test suite needs
+# Anything already present is left alone; nothing is downloaded when nothing is missing.
+set -euo pipefail
+
+want_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    *) echo "unknown option: $arg" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Debian packages: a C compiler for the crates that build C (SQLite, ring), and curl/ca-certificates
+# for rustup when Rust is missing.
+apt_pkgs=(build-essential pkg-config ca-certificates curl)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# Rust: the toolchain from rustup (Debian's rustc is too old for edition 2024).
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "==> installing Rust with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+need_version="1.90"
+have_version="$(rustc --version | awk '{print $2}')"
+if [ "$(printf '%s\n%s\n' "$need_version" "$have_version" | sort -V | head -n1)" != "$need_version" ]; then
+  echo "==> Rust $have_version is older than $need_version; updating"
+  rustup update stable
+fi
+
+if [ "$want_test" = 1 ]; then
+  for c in clippy rustfmt; do
+    if ! cargo "$c" --version >/dev/null 2>&1; then rustup component add "$c"; fi
+  done
+  if ! command -v cargo-nextest >/dev/null 2>&1; then
+    echo "==> installing cargo-nextest"
+    cargo install --locked cargo-nextest
+  fi
+fi
