@@ -46,9 +46,15 @@ if [ "$(printf '%s\n%s\n' "$need_version" "$have_version" | sort -V | head -n1)"
 fi
 
 if [ "$want_test" = 1 ]; then
-  for c in clippy rustfmt; do
-    if ! cargo "$c" --version >/dev/null 2>&1; then rustup component add "$c"; fi
-  done
+  if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; fi
+  if ! cargo fmt --version >/dev/null 2>&1; then rustup component add rustfmt; fi
+  # The official OpenAI Python SDK, to prove the OpenAI-compatible endpoint works with it.
+  venv="${HEARTH_TEST_VENV:-$HOME/.cache/hearth/test-venv}"
+  if ! "$venv/bin/python" -c "import openai" >/dev/null 2>&1; then
+    echo "==> installing the openai Python SDK into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.40"
+  fi
   if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install --locked cargo-nextest

@@ -12,5 +12,10 @@ cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "==> benchmark smoke run (debug build: checks the benchmark works; figures are meaningless)"
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo build --locked -p hearth-cli -p hearth-bench
+"$target_dir/debug/hearth-bench" --binary "$target_dir/debug/hearth" --starts 1 --messages 20 --per-worker 2 --settle 0 > /dev/null
+
 echo "==> tests"
 cargo nextest run --workspace --locked --no-fail-fast

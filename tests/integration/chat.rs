@@ -9,7 +9,7 @@ use hearth_protocol::methods::{
 use hearth_protocol::transcript::Role;
 use hearth_test_utils::Reply;
 
-use crate::harness::{TestGateway, next_event};
+use crate::harness::{TestGateway, chat_final, next_event};
 
 fn send(message: &str) -> ChatSendParams {
     ChatSendParams {
@@ -78,16 +78,7 @@ async fn a_message_streams_and_is_stored() {
     );
 
     // The next turn carries the history to the model.
-    let mut events = client.events();
-    let second = client
-        .call::<spec::ChatSend>(send("and again"))
-        .await
-        .unwrap();
-    next_event(&mut events, |e| {
-        matches!(e, Event::Chat(c) if c.run_id == second.run_id && c.state == ChatState::Final)
-            .then_some(())
-    })
-    .await;
+    chat_final(&client, send("and again")).await;
     let body = t.fake.last_request().unwrap().body;
     let contents: Vec<String> = body["messages"]
         .as_array()

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use hearth_client::{Client, ConnectOptions};
 use hearth_core::{Gateway, GatewayOptions, RunningGateway, StateDir};
-use hearth_protocol::events::Event;
+use hearth_protocol::events::{ChatEvent, ChatState, Event};
 use hearth_protocol::frame::EventFrame;
+use hearth_protocol::methods::{ChatSendParams, spec};
+use hearth_protocol::transcript::Message;
 use hearth_test_utils::FakeOpenAi;
 use tokio::sync::broadcast;
 
@@ -122,4 +124,26 @@ pub(crate) async fn next_event<T>(
             return t;
         }
     }
+}
+
+/// Sends a message and waits for its run to end; answers the run's last `chat` event (final,
+/// error or aborted).
+pub(crate) async fn chat_to_end(client: &Client, params: ChatSendParams) -> ChatEvent {
+    let mut events = client.events();
+    let run = client
+        .call::<spec::ChatSend>(params)
+        .await
+        .expect("chat.send accepted");
+    next_event(&mut events, |e| match e {
+        Event::Chat(c) if c.run_id == run.run_id && c.state != ChatState::Delta => Some(c),
+        _ => None,
+    })
+    .await
+}
+
+/// Sends a message and answers the final assistant message; fails the test if the run fails.
+pub(crate) async fn chat_final(client: &Client, params: ChatSendParams) -> Message {
+    let end = chat_to_end(client, params).await;
+    assert_eq!(end.state, ChatState::Final, "run failed: {:?}", end.error);
+    end.message.expect("final carries the message")
 }

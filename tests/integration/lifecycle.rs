@@ -6,7 +6,7 @@ use hearth_protocol::events::{ChatState, Event};
 use hearth_protocol::methods::{ChatHistoryParams, ChatSendParams, spec};
 use hearth_test_utils::Reply;
 
-use crate::harness::{TestGateway, next_event};
+use crate::harness::{TestGateway, chat_final, next_event};
 
 fn send(text: &str) -> ChatSendParams {
     ChatSendParams {
@@ -20,16 +20,7 @@ async fn sessions_survive_a_restart() {
     let mut t = TestGateway::start().await;
     {
         let client = t.client().await;
-        let mut events = client.events();
-        let run = client
-            .call::<spec::ChatSend>(send("remember me"))
-            .await
-            .unwrap();
-        next_event(&mut events, |e| {
-            matches!(e, Event::Chat(c) if c.run_id == run.run_id && c.state == ChatState::Final)
-                .then_some(())
-        })
-        .await;
+        chat_final(&client, send("remember me")).await;
     }
     t.restart().await;
     let client = t.client().await;
@@ -40,16 +31,7 @@ async fn sessions_survive_a_restart() {
     let texts: Vec<String> = history.messages.iter().map(|m| m.plain_text()).collect();
     assert_eq!(texts, vec!["remember me", "echo: remember me"]);
     // And the conversation continues with that history.
-    let mut events = client.events();
-    let run = client
-        .call::<spec::ChatSend>(send("still there?"))
-        .await
-        .unwrap();
-    next_event(&mut events, |e| {
-        matches!(e, Event::Chat(c) if c.run_id == run.run_id && c.state == ChatState::Final)
-            .then_some(())
-    })
-    .await;
+    chat_final(&client, send("still there?")).await;
     let sent = t.fake.last_request().unwrap().body;
     assert_eq!(sent["messages"].as_array().unwrap().len(), 4);
 }

@@ -254,3 +254,37 @@ async fn control_ui_page_is_served_without_a_token() {
     assert!(html.contains("<title>Hearth</title>"));
     assert!(!html.contains(TOKEN));
 }
+
+/// The official OpenAI Python SDK (installed by `installers/deps.sh --test`) against the gateway.
+#[tokio::test]
+async fn the_official_openai_sdk_works() {
+    let venv = std::env::var("HEARTH_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::env::home_dir()
+                .unwrap_or_default()
+                .join(".cache/hearth/test-venv")
+        });
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash installers/deps.sh --test`",
+        python.display()
+    );
+    let t = TestGateway::start().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/openai_sdk.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("HEARTH_BASE_URL", format!("{}/v1", t.http_base()))
+        .env("HEARTH_TOKEN", TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("openai sdk: ok"));
+}

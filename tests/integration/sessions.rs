@@ -1,24 +1,19 @@
 //! `sessions.*` and `models.list` / `config.*` / `status` over WebSocket.
 
-use hearth_protocol::events::{ChatState, Event, SessionChange};
+use hearth_protocol::events::{Event, SessionChange};
 use hearth_protocol::methods::*;
 
-use crate::harness::{TestGateway, next_event};
+use crate::harness::{TestGateway, chat_final, next_event};
 
 async fn chat(client: &hearth_client::Client, key: &str, text: &str) {
-    let mut events = client.events();
-    let run = client
-        .call::<spec::ChatSend>(ChatSendParams {
+    chat_final(
+        client,
+        ChatSendParams {
             session_key: Some(key.into()),
             message: text.into(),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    next_event(&mut events, |e| {
-        matches!(e, Event::Chat(c) if c.run_id == run.run_id && c.state == ChatState::Final)
-            .then_some(())
-    })
+        },
+    )
     .await;
 }
 

@@ -14,8 +14,10 @@ mod output;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // A personal gateway needs few threads; each idle one still costs memory.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
     {

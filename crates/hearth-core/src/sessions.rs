@@ -4,10 +4,11 @@
 //! maps it to the active session id. Runs of one session are serialised by a per-key async mutex
 //! (followup order); runs of different sessions go concurrently.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hearth_protocol::transcript::Message;
 use tokio_util::sync::CancellationToken;
 
 /// How long an idempotency key is remembered.
@@ -15,6 +16,9 @@ const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
 
 /// Longest accepted session key.
 const MAX_KEY_LEN: usize = 256;
+
+/// Transcripts kept in memory (most recently used sessions).
+const CACHED_TRANSCRIPTS: usize = 32;
 
 /// Resolves what a client sent as a session key into a full key.
 ///
@@ -63,6 +67,25 @@ pub struct Sessions {
     runs: Mutex<HashMap<String, ActiveRun>>,
     idempotency: Mutex<HashMap<String, (String, Instant)>>,
     ids: Mutex<HashMap<String, String>>,
+    transcripts: Mutex<TranscriptCache>,
+}
+
+/// The recent history of the most recently used sessions, so a turn neither re-reads nor
+/// re-decodes it from the store. The store stays the truth: an entry is only ever the tail of
+/// what was committed, replaced after each committed turn.
+#[derive(Debug, Default)]
+struct TranscriptCache {
+    entries: HashMap<String, Arc<Vec<Message>>>,
+    order: VecDeque<String>,
+}
+
+impl TranscriptCache {
+    fn touch(&mut self, session_id: &str) {
+        if let Some(pos) = self.order.iter().position(|id| id == session_id) {
+            self.order.remove(pos);
+        }
+        self.order.push_back(session_id.to_owned());
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -137,9 +160,40 @@ impl Sessions {
         ids.insert(key.to_owned(), id.to_owned());
     }
 
-    /// Forgets a key's cached id (after reset or delete).
+    /// Forgets a key's cached id and transcript (after reset or delete).
     pub fn forget(&self, key: &str) {
-        lock(&self.ids).remove(key);
+        if let Some(id) = lock(&self.ids).remove(key) {
+            let mut cache = lock(&self.transcripts);
+            cache.entries.remove(&id);
+            cache.order.retain(|x| *x != id);
+        }
+    }
+
+    /// The cached recent history of a session.
+    pub fn cached_transcript(&self, session_id: &str) -> Option<Arc<Vec<Message>>> {
+        let mut cache = lock(&self.transcripts);
+        let hit = cache.entries.get(session_id).cloned();
+        if hit.is_some() {
+            cache.touch(session_id);
+        }
+        hit
+    }
+
+    /// Replaces a session's cached history with its last `limit` messages.
+    pub fn cache_transcript(&self, session_id: &str, mut messages: Vec<Message>, limit: usize) {
+        if messages.len() > limit {
+            messages.drain(..messages.len() - limit);
+        }
+        let mut cache = lock(&self.transcripts);
+        cache
+            .entries
+            .insert(session_id.to_owned(), Arc::new(messages));
+        cache.touch(session_id);
+        while cache.order.len() > CACHED_TRANSCRIPTS {
+            if let Some(old) = cache.order.pop_front() {
+                cache.entries.remove(&old);
+            }
+        }
     }
 }
 
@@ -194,6 +248,31 @@ mod tests {
         assert_eq!(s.abort("k1", None), vec!["r1".to_owned()]);
         assert!(a.is_cancelled() && !b.is_cancelled());
         assert!(s.abort("k1", Some("r2")).is_empty());
+    }
+
+    #[test]
+    fn transcript_cache_keeps_the_tail_of_recent_sessions() {
+        let s = Sessions::default();
+        let msgs: Vec<Message> = (0..5).map(|i| Message::user(i.to_string())).collect();
+        s.cache_id("k", "id0");
+        s.cache_transcript("id0", msgs, 3);
+        let cached = s.cached_transcript("id0").unwrap();
+        let texts: Vec<String> = cached.iter().map(Message::plain_text).collect();
+        assert_eq!(texts, vec!["2", "3", "4"]);
+        for i in 1..=CACHED_TRANSCRIPTS {
+            s.cache_transcript(&format!("id{i}"), Vec::new(), 3);
+        }
+        assert!(
+            s.cached_transcript("id0").is_none(),
+            "least recently used is evicted"
+        );
+        s.forget("k");
+        s.cache_id("k2", "id5");
+        s.forget("k2");
+        assert!(
+            s.cached_transcript("id5").is_none(),
+            "forgetting a key drops its transcript"
+        );
     }
 
     #[tokio::test]

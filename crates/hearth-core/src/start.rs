@@ -203,13 +203,8 @@ pub fn control_ui_url(addr: SocketAddr, token: Option<&str>) -> String {
 }
 
 fn write_default_config(path: &std::path::Path) -> Result<(), CoreError> {
-    let doc = hearth_config::default_document();
-    let text =
-        serde_json::to_string_pretty(&doc).map_err(|e| CoreError::Internal(e.to_string()))?;
-    crate::home::write_private(path, text.as_bytes()).map_err(|source| CoreError::StateDir {
-        path: path.to_path_buf(),
-        source,
-    })
+    hearth_config::write_atomic(path, &hearth_config::default_document(), None)?;
+    Ok(())
 }
 
 pub(crate) fn apply_overrides(config: &mut Config, opts: &GatewayOptions) -> Result<(), CoreError> {

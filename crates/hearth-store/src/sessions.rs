@@ -41,6 +41,7 @@ impl Store {
             return Ok((found, false));
         }
         let now = now_ms();
+        let writer = self.write_lock.lock().await;
         let inserted = sqlx::query(
             "INSERT INTO sessions (id, key, agent_id, channel, sender, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -56,6 +57,10 @@ impl Store {
         .await?
         .rows_affected()
             == 1;
+        drop(writer);
+        if inserted {
+            self.wrote();
+        }
         match self.session_for_key(new.key).await? {
             Some(record) => Ok((record, inserted)),
             // Only a concurrent reset or delete between the two statements gets here.
@@ -127,22 +132,26 @@ impl Store {
     /// Archives the active session of `key` and returns its id; the next message under the key
     /// starts a new session. The archived session stays readable by id.
     pub async fn reset_session(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let _writer = self.write_lock.lock().await;
         let id = sqlx::query_scalar(&format!(
             "UPDATE sessions SET archived = 1 {SELECT_ACTIVE_BY_KEY} RETURNING id"
         ))
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
+        self.wrote();
         Ok(id)
     }
 
     /// Deletes every session under `key`, active and archived, with their messages; their runs
     /// stay, detached from the session. Returns how many sessions were deleted.
     pub async fn delete_sessions(&self, key: &str) -> Result<u64, StoreError> {
+        let _writer = self.write_lock.lock().await;
         let done = sqlx::query("DELETE FROM sessions WHERE key = ?")
             .bind(key)
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(done.rows_affected())
     }
 }

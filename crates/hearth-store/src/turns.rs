@@ -79,6 +79,7 @@ impl Store {
 
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads first can
         // fail to upgrade under a concurrent writer without waiting for the busy timeout.
+        let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_run(&mut tx, Some(session_id), run).await?;
         let last_seq: i64 = sqlx::query_scalar(LAST_SEQ)
@@ -116,14 +117,18 @@ impl Store {
             return Err(StoreError::Db(sqlx::Error::RowNotFound));
         }
         tx.commit().await?;
+        self.wrote();
         Ok(())
     }
 
     /// Records a run that changed no transcript: failed, aborted, or stateless
     /// (`session_id: None`).
     pub async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let _writer = self.write_lock.lock().await;
         let mut conn = self.pool.acquire().await?;
-        insert_run(&mut conn, run.session_id.as_deref(), run).await
+        insert_run(&mut conn, run.session_id.as_deref(), run).await?;
+        self.wrote();
+        Ok(())
     }
 
     pub async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -528,3 +528,45 @@ async fn record_run_keeps_a_failed_runs_input() {
     );
     assert_eq!(store.transcript(&s.id, None).await.unwrap(), []);
 }
+
+#[tokio::test]
+async fn writes_reach_the_database_file_without_waiting_for_close() {
+    // Checkpoints run in the background; a second process reading only the main file (the WAL
+    // aside) must see a commit within a few seconds, and close() leaves no WAL behind.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (session, _) = store
+        .ensure_session(new_session("agent:main:main", "main", "webchat"))
+        .await
+        .unwrap();
+    // Let the checkpoint of the session row pass, so the next one is the commit's.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    store
+        .commit_turn(
+            &session.id,
+            &run("r1", Some(&session.id), "hi", usage(1, 1, None), 1),
+            &[Message::user("hi")],
+        )
+        .await
+        .unwrap();
+    let wal = dir.path().join("hearth.db-wal");
+    let wal_frames = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(wal_frames() > 0, "the commit went to the WAL first");
+    let main_mtime = || {
+        std::fs::metadata(dir.path().join("hearth.db"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before = main_mtime();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while main_mtime() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background checkpoint within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    store.close().await;
+    assert_eq!(wal_frames(), 0, "close() truncates the WAL");
+}

@@ -221,7 +221,11 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
     let duration_ms = u64::try_from(now_ms().saturating_sub(started_at)).unwrap_or(0);
 
     match result {
-        Ok((outcome, new_messages)) => {
+        Ok(TurnDone {
+            outcome,
+            history,
+            new_messages,
+        }) => {
             let run = RunRecord {
                 id: run_id.clone(),
                 session_id: outcome.session_id.clone(),
@@ -243,6 +247,13 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                 let err = TurnError::Store(e);
                 publish_failure(rt, &run_id, &session_key, &err, duration_ms);
                 return Err(err);
+            }
+            if let Some(sid) = &outcome.session_id {
+                let mut next = Vec::with_capacity(history.len() + new_messages.len());
+                next.extend(history.iter().cloned());
+                next.extend(new_messages);
+                rt.sessions
+                    .cache_transcript(sid, next, HISTORY_LIMIT as usize);
             }
             if outcome.session_id.is_some() {
                 rt.bus.publish_with(|| {
@@ -336,6 +347,15 @@ async fn finish_aborted_before_start(
     TurnError::Aborted
 }
 
+/// A turn that produced an answer, before it is stored.
+struct TurnDone {
+    outcome: TurnOutcome,
+    /// The history the turn started from.
+    history: Arc<Vec<Message>>,
+    /// What the turn adds to the transcript.
+    new_messages: Vec<Message>,
+}
+
 struct Turn<'a> {
     rt: &'a Arc<Runtime>,
     req: &'a TurnRequest,
@@ -346,21 +366,25 @@ struct Turn<'a> {
 
 impl Turn<'_> {
     /// The model loop. Answers the outcome and the messages to append to the transcript.
-    async fn execute(&self) -> Result<(TurnOutcome, Vec<Message>), TurnError> {
+    async fn execute(&self) -> Result<TurnDone, TurnError> {
         let rt = self.rt;
         let req = self.req;
-        let (session_id, mut messages) = match &req.session {
+        let (session_id, history) = match &req.session {
             TurnSession::Persistent {
                 key,
                 channel,
                 sender,
             } => {
                 let id = self.session_id(key, channel, sender.as_deref()).await?;
-                let history = rt.store.transcript(&id, Some(HISTORY_LIMIT)).await?;
+                let history = match rt.sessions.cached_transcript(&id) {
+                    Some(cached) => cached,
+                    None => Arc::new(rt.store.transcript(&id, Some(HISTORY_LIMIT)).await?),
+                };
                 (Some(id), history)
             }
-            TurnSession::Stateless { history, .. } => (None, history.clone()),
+            TurnSession::Stateless { history, .. } => (None, Arc::new(history.clone())),
         };
+        let mut messages: Vec<Message> = history.as_ref().clone();
         let primary = req
             .agent
             .model
@@ -440,7 +464,11 @@ impl Turn<'_> {
                     stop_reason: completion.stop_reason,
                     model_time,
                 };
-                return Ok((outcome, new_messages));
+                return Ok(TurnDone {
+                    outcome,
+                    history,
+                    new_messages,
+                });
             }
             for (call_id, name, arguments) in calls {
                 publish_agent(
