@@ -17,6 +17,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// The store was closed (the gateway is shutting down).
+    #[error("the store is closed")]
+    Closed,
     /// A stored JSON value no longer parses (or a value could not be encoded for storage).
     #[error("corrupt {what}: {source}")]
     Corrupt {

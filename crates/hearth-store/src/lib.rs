@@ -15,6 +15,7 @@ mod model;
 mod sessions;
 mod store;
 mod turns;
+mod writer;
 
 pub use error::StoreError;
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};

@@ -35,6 +35,8 @@ pub struct Store {
     /// turns would collide on its lock and back off in its busy handler (sleeps of 1 to 100 ms),
     /// which is what a busy gateway's p99 would show.
     pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Turn and run writes, for the group-commit writer task (`writer.rs`).
+    pub(crate) writer: tokio::sync::mpsc::UnboundedSender<crate::writer::Queued>,
 }
 
 impl Store {
@@ -69,12 +71,7 @@ impl Store {
         tracing::debug!(path = %path.display(), "store opened");
         let dirty = Arc::new(AtomicBool::new(false));
         tokio::spawn(checkpointer(pool.clone(), dirty.clone()));
-        Ok(Store {
-            pool,
-            path: Some(path.to_owned()),
-            dirty,
-            write_lock: Arc::default(),
-        })
+        Ok(Store::with_writer(pool, Some(path.to_owned()), dirty))
     }
 
     /// A private in-memory database, for tests.
@@ -93,12 +90,25 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store {
+        Ok(Store::with_writer(pool, None, Arc::default()))
+    }
+
+    fn with_writer(pool: SqlitePool, path: Option<PathBuf>, dirty: Arc<AtomicBool>) -> Store {
+        let write_lock = Arc::<tokio::sync::Mutex<()>>::default();
+        let (writer, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(crate::writer::run_writer(
+            pool.clone(),
+            write_lock.clone(),
+            dirty.clone(),
+            queue,
+        ));
+        Store {
             pool,
-            path: None,
-            dirty: Arc::default(),
-            write_lock: Arc::default(),
-        })
+            path,
+            dirty,
+            write_lock,
+            writer,
+        }
     }
 
     /// Checkpoints the WAL into the main file and closes every connection.

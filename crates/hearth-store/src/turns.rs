@@ -1,26 +1,13 @@
 //! Transcripts and runs: the per-turn read and the per-turn write transaction.
 
 use hearth_protocol::transcript::Message;
-use sqlx::SqliteConnection;
 
-use crate::model::{RUN_COLUMNS, RunRow, title_from, to_db_int};
+use crate::model::{RUN_COLUMNS, RunRow, title_from};
+use crate::writer::Job;
 use crate::{RunRecord, Store, StoreError};
 
-const INSERT_RUN: &str = "INSERT INTO runs (id, session_id, session_key, agent_id, model, status, \
-     input, error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, \
-     started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const LAST_MESSAGES: &str =
     "SELECT content_json FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?";
-const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?";
-const INSERT_MESSAGE: &str = "INSERT INTO messages (session_id, run_id, seq, role, content_json, \
-     created_at) VALUES (?, ?, ?, ?, ?, ?)";
-// A NULL cost adds nothing; a known cost adds to the total, as `Usage::add` does.
-const UPDATE_SESSION_TOTALS: &str = "UPDATE sessions SET updated_at = MAX(updated_at, ?), \
-     message_count = message_count + ?, input_tokens = input_tokens + ?, \
-     output_tokens = output_tokens + ?, cache_read_tokens = cache_read_tokens + ?, \
-     cache_write_tokens = cache_write_tokens + ?, \
-     cost = CASE WHEN ? IS NULL THEN cost ELSE COALESCE(cost, 0) + ? END, \
-     title = COALESCE(title, ?) WHERE id = ?";
 
 impl Store {
     /// The last `limit` messages of a session (all of them when `None`), oldest first.
@@ -76,59 +63,19 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let title = title_from(messages);
-
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first can
-        // fail to upgrade under a concurrent writer without waiting for the busy timeout.
-        let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        insert_run(&mut tx, Some(session_id), run).await?;
-        let last_seq: i64 = sqlx::query_scalar(LAST_SEQ)
-            .bind(session_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        for (seq, (role, json, at)) in (last_seq + 1..).zip(&encoded) {
-            sqlx::query(INSERT_MESSAGE)
-                .bind(session_id)
-                .bind(&run.id)
-                .bind(seq)
-                .bind(*role)
-                .bind(json)
-                .bind(*at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let usage = &run.usage;
-        let updated = sqlx::query(UPDATE_SESSION_TOTALS)
-            .bind(run.ended_at)
-            .bind(to_db_int(messages.len() as u64))
-            .bind(to_db_int(usage.input))
-            .bind(to_db_int(usage.output))
-            .bind(to_db_int(usage.cache_read))
-            .bind(to_db_int(usage.cache_write))
-            .bind(usage.cost)
-            .bind(usage.cost)
-            .bind(title)
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await?;
-        if updated.rows_affected() == 0 {
-            // Unreachable with foreign keys on (the run insert fails first); dropping `tx` rolls
-            // back.
-            return Err(StoreError::Db(sqlx::Error::RowNotFound));
-        }
-        tx.commit().await?;
-        self.wrote();
-        Ok(())
+        self.write(Job::Turn {
+            session_id: session_id.to_owned(),
+            run: run.clone(),
+            messages: encoded,
+            title,
+        })
+        .await
     }
 
     /// Records a run that changed no transcript: failed, aborted, or stateless
     /// (`session_id: None`).
     pub async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        let _writer = self.write_lock.lock().await;
-        let mut conn = self.pool.acquire().await?;
-        insert_run(&mut conn, run.session_id.as_deref(), run).await?;
-        self.wrote();
-        Ok(())
+        self.write(Job::Run { run: run.clone() }).await
     }
 
     pub async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
@@ -153,37 +100,11 @@ impl Store {
     }
 }
 
-async fn insert_run(
-    conn: &mut SqliteConnection,
-    session_id: Option<&str>,
-    run: &RunRecord,
-) -> Result<(), StoreError> {
-    let usage = &run.usage;
-    sqlx::query(INSERT_RUN)
-        .bind(&run.id)
-        .bind(session_id)
-        .bind(&run.session_key)
-        .bind(&run.agent_id)
-        .bind(run.model.as_deref())
-        .bind(run.status.as_str())
-        .bind(&run.input)
-        .bind(run.error.as_deref())
-        .bind(to_db_int(usage.input))
-        .bind(to_db_int(usage.output))
-        .bind(to_db_int(usage.cache_read))
-        .bind(to_db_int(usage.cache_write))
-        .bind(usage.cost)
-        .bind(run.started_at)
-        .bind(run.ended_at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::SESSION_COLUMNS;
+    use crate::writer::{LAST_SEQ, UPDATE_SESSION_TOTALS};
 
     /// Every query on the per-turn path must be an index search, never a table scan.
     #[tokio::test]

@@ -570,3 +570,64 @@ async fn writes_reach_the_database_file_without_waiting_for_close() {
     store.close().await;
     assert_eq!(wal_frames(), 0, "close() truncates the WAL");
 }
+
+#[tokio::test]
+async fn concurrent_turns_commit_together_and_a_bad_one_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let mut sessions = Vec::new();
+    for i in 0..4 {
+        let key = format!("agent:main:s{i}");
+        let (s, _) = store
+            .ensure_session(new_session(&key, "main", "webchat"))
+            .await
+            .unwrap();
+        sessions.push(s.id);
+    }
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let store = store.clone();
+        let sid = sessions[n % 4].clone();
+        tasks.push(tokio::spawn(async move {
+            let r = run(
+                &format!("r{n}"),
+                Some(&sid),
+                "x",
+                usage(1, 1, None),
+                n as i64 + 1,
+            );
+            store
+                .commit_turn(
+                    &sid,
+                    &r,
+                    &[
+                        Message::user(format!("u{n}")),
+                        Message::assistant(format!("a{n}")),
+                    ],
+                )
+                .await
+        }));
+    }
+    // A turn for a session that does not exist fails (foreign key) without failing the others.
+    let bad = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let r = run("bad", Some("no-such-session"), "x", usage(1, 1, None), 99);
+            store
+                .commit_turn("no-such-session", &r, &[Message::user("lost?")])
+                .await
+        })
+    };
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert!(bad.await.unwrap().is_err());
+    for sid in &sessions {
+        let transcript = store.transcript(sid, None).await.unwrap();
+        assert_eq!(transcript.len(), 20);
+        let record = store.get_session(sid).await.unwrap().unwrap();
+        assert_eq!(record.message_count, 20);
+        assert_eq!(record.usage.input, 10);
+    }
+    assert!(store.get_run("bad").await.unwrap().is_none());
+}

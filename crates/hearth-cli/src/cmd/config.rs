@@ -69,8 +69,9 @@ fn validate(g: &Global, path: &std::path::Path) -> anyhow::Result<ExitCode> {
             if g.json {
                 output::json(&serde_json::json!({ "valid": true, "warnings": loaded.warnings }))?;
             } else {
+                // An issue's Display already says "warning: ".
                 for w in &loaded.warnings {
-                    println!("warning: {w}");
+                    println!("{w}");
                 }
                 println!("{} is valid.", path.display());
             }
@@ -85,13 +86,10 @@ fn validate(g: &Global, path: &std::path::Path) -> anyhow::Result<ExitCode> {
                     .filter(|i| i.severity == Severity::Error)
                     .count();
                 println!("{}: {errors} problem(s)", path.display());
+                // A warning's Display already starts with "warning: ".
                 for issue in &issues {
-                    let tag = if issue.severity == Severity::Error {
-                        "error"
-                    } else {
-                        "warning"
-                    };
-                    println!("  {tag}: {issue}");
+                    let tag = if issue.severity == Severity::Error { "error: " } else { "" };
+                    println!("  {tag}{issue}");
                 }
             }
             Ok(ExitCode::FAILURE)
