@@ -108,7 +108,7 @@ async fn provider_errors_reach_the_client_and_nothing_is_half_written() {
 
     for reply in [
         Reply::server_error(),
-        Reply::rate_limited(7),
+        Reply::rate_limited(30),
         Reply::cut_after("partial answ"),
         Reply::unauthorized(),
     ] {
@@ -140,7 +140,7 @@ async fn provider_errors_reach_the_client_and_nothing_is_half_written() {
 async fn rate_limit_error_carries_retry_after() {
     let t = TestGateway::start().await;
     let client = t.client().await;
-    t.fake.push(Reply::rate_limited(7));
+    t.fake.push(Reply::rate_limited(30));
     let mut events = client.events();
     let run = client.call::<spec::ChatSend>(send("x")).await.unwrap();
     let error = next_event(&mut events, |e| match e {
@@ -151,7 +151,7 @@ async fn rate_limit_error_carries_retry_after() {
     })
     .await;
     assert!(error.retryable);
-    assert_eq!(error.retry_after_ms, Some(7000));
+    assert_eq!(error.retry_after_ms, Some(30_000));
 }
 
 #[tokio::test]
@@ -307,4 +307,39 @@ async fn bad_requests_are_refused_with_reasons() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("session key"), "{err}");
+}
+
+#[tokio::test]
+async fn slash_commands_are_answered_by_the_gateway() {
+    let t = TestGateway::start().await;
+    let client = t.client().await;
+    chat_final(&client, send("remember the milk")).await;
+    let status = client
+        .call::<spec::ChatSend>(send("/status"))
+        .await
+        .unwrap();
+    assert_eq!(status.status, RunAcceptance::Command);
+    let text = status.reply.unwrap();
+    assert!(text.contains("Model: fake/fake-model"), "{text}");
+    assert!(text.contains("2 messages"), "{text}");
+    assert!(text.contains("of 128000 tokens"), "{text}");
+    assert_eq!(t.fake.request_count(), 1, "no model call for a command");
+
+    let stop = client.call::<spec::ChatSend>(send("/stop")).await.unwrap();
+    assert_eq!(stop.reply.as_deref(), Some("Nothing is running."));
+
+    let reset = client.call::<spec::ChatSend>(send("/new")).await.unwrap();
+    assert!(reset.reply.unwrap().starts_with("Started a new session"));
+    let history = client
+        .call::<spec::ChatHistory>(ChatHistoryParams::default())
+        .await
+        .unwrap();
+    assert!(history.messages.is_empty());
+    // Commands are not stored as conversation.
+    chat_final(&client, send("fresh")).await;
+    let history = client
+        .call::<spec::ChatHistory>(ChatHistoryParams::default())
+        .await
+        .unwrap();
+    assert_eq!(history.messages.len(), 2);
 }

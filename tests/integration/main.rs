@@ -8,8 +8,11 @@ mod harness;
 
 mod auth;
 mod chat;
+mod failover;
 mod lifecycle;
 mod openai_http;
 mod reload;
 mod sessions;
+mod skills;
+mod tools;
 mod ws_protocol;

@@ -167,14 +167,14 @@ async fn errors_in_openai_shape() {
     )
     .await;
     assert_eq!(r.status(), 502);
-    t.fake.push(Reply::rate_limited(3));
+    t.fake.push(Reply::rate_limited(30));
     let r = post(
         &t,
         json!({"model": "hearth", "messages": [{"role": "user", "content": "x"}]}),
     )
     .await;
     assert_eq!(r.status(), 429);
-    assert_eq!(r.headers()["retry-after"], "3");
+    assert_eq!(r.headers()["retry-after"], "30");
 
     let r = t
         .http()

@@ -58,6 +58,12 @@ pub(crate) enum Command {
     /// Manage secrets in the keychain (or its encrypted fallback).
     #[command(subcommand)]
     Secrets(SecretsCmd),
+    /// List and check skills (folders with a SKILL.md).
+    #[command(subcommand)]
+    Skills(SkillsCmd),
+    /// Shell commands of agents waiting for your approval.
+    #[command(subcommand)]
+    Approvals(ApprovalsCmd),
     /// Check the installation and say how to fix what is wrong.
     Doctor(DoctorArgs),
     /// Print the Control UI link (with the token).
@@ -165,6 +171,41 @@ pub(crate) enum SecretsCmd {
     Rm { name: String },
     /// Which backend holds the secrets.
     Backend,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SkillsCmd {
+    /// Skills of an agent: where each comes from, available or why not (`--json` for scripts).
+    List {
+        /// Agent id (default: the default agent).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Check every SKILL.md; prints each error with file:line and exits 1 if there is any.
+    Check {
+        /// Agent id (default: the default agent).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApprovalsCmd {
+    /// Commands waiting for a decision.
+    List,
+    /// Let a waiting command run.
+    Approve {
+        /// The approval's id (from `hearth approvals list`).
+        id: String,
+        /// Also let this exact command run for this agent from now on without asking.
+        #[arg(long)]
+        always: bool,
+    },
+    /// Refuse a waiting command.
+    Deny {
+        /// The approval's id (from `hearth approvals list`).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,17 @@ pub fn redacted(config: &Config) -> Value {
     {
         for provider in providers.values_mut().filter_map(Value::as_object_mut) {
             provider.get_mut("apiKey").map(hide);
+            // A proxy URL can carry a password (`http://user:pass@host`).
+            if provider
+                .get("proxy")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.contains('@'))
+            {
+                provider.get_mut("proxy").map(hide);
+            }
+            if let Some(keys) = provider.get_mut("apiKeys").and_then(Value::as_array_mut) {
+                keys.iter_mut().for_each(hide);
+            }
             if let Some(headers) = provider.get_mut("headers").and_then(Value::as_object_mut) {
                 for (name, value) in headers.iter_mut() {
                     if is_sensitive_header(name) {
@@ -70,6 +81,12 @@ pub fn literal_secrets(doc: &Value) -> Vec<String> {
         if provider.get("apiKey").is_some_and(is_literal) {
             found.push(child_key(&path, "apiKey"));
         }
+        let keys = provider.get("apiKeys").and_then(Value::as_array);
+        for (i, key) in keys.into_iter().flatten().enumerate() {
+            if is_literal(key) {
+                found.push(format!("{}[{i}]", child_key(&path, "apiKeys")));
+            }
+        }
         let headers = provider.get("headers").and_then(Value::as_object);
         for (name, value) in headers.into_iter().flatten() {
             if is_sensitive_header(name) && is_literal(value) {
@@ -94,7 +111,7 @@ mod tests {
                     "Authorization": "Bearer sk-abc", "X-Api-Key": "k", "X-Session-Token": "t",
                     "OpenAI-Organization": "org-1",
                 } },
-                "b": { "baseUrl": "http://b", "apiKey": { "secret": "b-key" } },
+                "b": { "baseUrl": "http://b", "apiKey": { "secret": "b-key" }, "apiKeys": ["sk-second", { "secret": "b-third" }] },
             } },
         }))
         .unwrap()
@@ -117,6 +134,10 @@ mod tests {
         assert_eq!(
             shown["models"]["providers"]["b"]["apiKey"],
             json!({ "secret": "b-key" })
+        );
+        assert_eq!(
+            shown["models"]["providers"]["b"]["apiKeys"],
+            json!([REDACTED, { "secret": "b-third" }])
         );
         let text = shown.to_string();
         assert!(

@@ -38,6 +38,10 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// Where secrets referenced as `{ "secret": "name" }` are kept.
     pub secrets: SecretsConfig,
+    /// Skills: folders with a `SKILL.md` that teach agents a task.
+    pub skills: SkillsConfig,
+    /// Which built-in tools agents may call, and the limits of the powerful ones.
+    pub tools: ToolsConfig,
 }
 
 impl Default for Config {
@@ -51,6 +55,8 @@ impl Default for Config {
             session: SessionConfig::default(),
             logging: LoggingConfig::default(),
             secrets: SecretsConfig::default(),
+            skills: SkillsConfig::default(),
+            tools: ToolsConfig::default(),
         }
     }
 }
@@ -287,6 +293,14 @@ pub struct AgentDefaults {
     pub timeout_seconds: u64,
     /// Agent turns running at once across all sessions.
     pub max_concurrent: u32,
+    /// Largest part of one workspace file (`AGENTS.md`, `SOUL.md`, ...) put into the system
+    /// prompt, in bytes of UTF-8 (the name is OpenClaw's); the rest is cut with a note.
+    pub bootstrap_max_chars: usize,
+    /// Largest part of all workspace files together put into the system prompt, in bytes.
+    pub bootstrap_total_max_chars: usize,
+    /// Do not write the starter workspace files (`AGENTS.md`, `SOUL.md`, ...) into an empty
+    /// workspace.
+    pub skip_bootstrap: bool,
 }
 
 impl Default for AgentDefaults {
@@ -296,6 +310,9 @@ impl Default for AgentDefaults {
             workspace: None,
             timeout_seconds: 600,
             max_concurrent: 8,
+            bootstrap_max_chars: 12_000,
+            bootstrap_total_max_chars: 48_000,
+            skip_bootstrap: false,
         }
     }
 }
@@ -346,6 +363,13 @@ pub struct AgentConfig {
     /// How the agent presents itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// Names of the skills this agent may use; absent means every available skill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skills: Option<Vec<String>>,
+    /// This agent's tool policy; each setting given replaces the global one in `tools`, except
+    /// `deny`, which adds to it (a global deny cannot be lifted per agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<AgentToolsConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -386,6 +410,43 @@ pub struct ProviderConfig {
     /// The provider's models that agents may use.
     #[serde(default)]
     pub models: Vec<ModelDef>,
+    /// More API keys for the same provider. When a key is rate limited or refused, the next one
+    /// is tried before falling back to another model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_keys: Vec<SecretValue>,
+    /// Send the key as `Authorization: Bearer` instead of the API's own header (for
+    /// Anthropic-compatible endpoints that want a bearer token).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auth_header: bool,
+    /// Request deadlines.
+    #[serde(default)]
+    pub timeouts: ProviderTimeouts,
+    /// An HTTP(S) proxy for this provider only, e.g. `"http://proxy.lan:3128"`; it replaces
+    /// `HTTP_PROXY`/`HTTPS_PROXY` (which apply to every provider without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+}
+
+/// Deadlines for one model call, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderTimeouts {
+    /// Until the TCP (and TLS) connection is up.
+    pub connect_seconds: u64,
+    /// From sending the request until the first byte of the answer.
+    pub first_byte_seconds: u64,
+    /// Longest silence between two pieces of a streamed answer.
+    pub idle_seconds: u64,
+}
+
+impl Default for ProviderTimeouts {
+    fn default() -> Self {
+        Self {
+            connect_seconds: 10,
+            first_byte_seconds: 120,
+            idle_seconds: 120,
+        }
+    }
 }
 
 /// Whether a header's value is a credential: such headers are redacted wherever the
@@ -430,6 +491,10 @@ impl fmt::Debug for ProviderConfig {
             .field("api", &self.api)
             .field("headers", &RedactedHeaders(&self.headers))
             .field("models", &self.models)
+            .field("api_keys", &self.api_keys)
+            .field("auth_header", &self.auth_header)
+            .field("timeouts", &self.timeouts)
+            .field("proxy", &self.proxy.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -522,6 +587,208 @@ pub struct ModelCost {
     pub cache_read: f64,
     /// Input tokens written to the prompt cache.
     pub cache_write: f64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// skills
+
+/// Where skills are found and how each is set up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SkillsConfig {
+    /// Skill folders besides `<workspace>/skills` and `$HEARTH_HOME/skills`.
+    pub load: SkillsLoadConfig,
+    /// Per-skill settings, by skill name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub entries: BTreeMap<String, SkillEntryConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SkillsLoadConfig {
+    /// More directories holding skill folders (`<dir>/<skill>/SKILL.md`), searched after the
+    /// workspace's and `$HEARTH_HOME`'s; `~` is the home directory. A name found earlier wins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_dirs: Vec<String>,
+}
+
+/// One skill's settings.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SkillEntryConfig {
+    /// Offer the skill to agents.
+    pub enabled: bool,
+    /// Environment variables the skill needs (they satisfy its `requires.env`), e.g.
+    /// `{ "GITHUB_TOKEN": "${GITHUB_TOKEN}" }`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for SkillEntryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// Values often are API keys, so only the names are shown.
+impl fmt::Debug for SkillEntryConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SkillEntryConfig")
+            .field("enabled", &self.enabled)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tools
+
+/// The built-in tools agents may call. Secure by default: the `minimal` profile offers only
+/// read-only tools over the agent's own memory and sessions.
+///
+/// Entries of `allow` and `deny` are tool names (`read`, `exec`, `web_fetch`, ...), groups
+/// (`group:fs`, `group:runtime`, `group:web`, `group:memory`, `group:sessions`,
+/// `group:messaging`) or globs over tool names (`mem*`). A tool is offered when the profile or
+/// `allow` names it and `deny` does not: deny wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// The base set of tools before `allow` and `deny`.
+    pub profile: ToolProfile,
+    /// Tools offered on top of the profile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Tools never offered, whatever the profile or `allow` say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+    /// The `exec` tool: shell commands in the agent's workspace.
+    pub exec: ExecToolConfig,
+    /// The web tools.
+    pub web: WebToolsConfig,
+}
+
+/// A named base set of tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolProfile {
+    /// `group:memory` and `group:sessions`: reading the agent's own data (default).
+    #[default]
+    Minimal,
+    /// `minimal` plus files (`group:fs`) and shell commands (`group:runtime`).
+    Coding,
+    /// `minimal` plus sending messages (`group:messaging`).
+    Messaging,
+    /// Every built-in tool.
+    Full,
+}
+
+/// One agent's tool policy; what it leaves out comes from `tools`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentToolsConfig {
+    /// Replaces `tools.profile` for this agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ToolProfile>,
+    /// Replaces `tools.allow` for this agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// Denied for this agent, besides `tools.deny`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deny: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecToolConfig {
+    /// `allowlist` (default): commands matching `allowlist` (or approved with "allow always")
+    /// run, others follow `ask`; `full`: any command runs; `deny`: no `exec` tool at all.
+    pub security: ExecSecurity,
+    /// When a person must approve a command: `on-miss` (default: when it is not allow-listed),
+    /// `always`, or `off` (never ask: a command that is not allowed is refused).
+    pub ask: ExecAsk,
+    /// Globs over the whole command line, e.g. `"git status*"`, `"ls *"`. A `*` never matches
+    /// the shell's operators (`;`, `&`, `|`, `` ` ``, `$`, `<`, `>`, parentheses, newlines), so
+    /// `"git *"` does not allow `git log; rm -rf ~`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowlist: Vec<String>,
+    /// A command still running after this many seconds is killed with its process group.
+    pub timeout_sec: u64,
+    /// Output (stdout and stderr together) kept per command, in bytes; the rest is cut.
+    pub max_output_bytes: u64,
+    /// How long a command waits for a person's approval before it is denied, in seconds.
+    pub approval_timeout_sec: u64,
+}
+
+impl Default for ExecToolConfig {
+    fn default() -> Self {
+        Self {
+            security: ExecSecurity::Allowlist,
+            ask: ExecAsk::OnMiss,
+            allowlist: Vec::new(),
+            timeout_sec: 60,
+            max_output_bytes: 64 * 1024,
+            approval_timeout_sec: 120,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecSecurity {
+    /// No `exec` tool.
+    Deny,
+    /// Allow-listed commands run; the others follow `ask` (default).
+    #[default]
+    Allowlist,
+    /// Any command runs (still subject to `ask: "always"`).
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecAsk {
+    /// Never ask; a command that is not allowed is refused.
+    Off,
+    /// Ask for commands that are not allow-listed (default).
+    #[default]
+    OnMiss,
+    /// Ask for every command.
+    Always,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebToolsConfig {
+    /// `web_fetch`: read a web page as text.
+    pub fetch: WebFetchConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebFetchConfig {
+    /// Offer `web_fetch` when the tool policy allows it.
+    pub enabled: bool,
+    /// Let `web_fetch` reach loopback, private, link-local and cloud metadata addresses. Off by
+    /// default: a model could otherwise be talked into reading your router or cloud credentials.
+    pub allow_private_network: bool,
+    /// Largest body read, in bytes; the rest is cut.
+    pub max_bytes: u64,
+    /// Time allowed for one fetch, redirects included, in seconds.
+    pub timeout_sec: u64,
+}
+
+impl Default for WebFetchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_private_network: false,
+            max_bytes: 2 * 1024 * 1024,
+            timeout_sec: 20,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

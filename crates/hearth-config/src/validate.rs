@@ -215,6 +215,22 @@ fn check_models(config: &Config, out: &mut Vec<Issue>) {
                 .with_hint("e.g. `https://api.openai.com/v1`"),
             );
         }
+        if let Some(proxy) = &provider.proxy {
+            let lower = proxy.to_ascii_lowercase();
+            let ok = ["http://", "https://"]
+                .iter()
+                .any(|p| lower.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
+            if !ok {
+                // The value may hold credentials: do not repeat it.
+                out.push(
+                    Issue::error(
+                        child_key(&path, "proxy"),
+                        "must be an `http://` or `https://` proxy URL",
+                    )
+                    .with_hint("e.g. `http://proxy.lan:3128`; SOCKS proxies are not supported"),
+                );
+            }
+        }
         let models_path = child_key(&path, "models");
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (index, model) in provider.models.iter().enumerate() {
@@ -482,6 +498,10 @@ mod tests {
             api: crate::ApiKind::OpenaiCompletions,
             headers: BTreeMap::new(),
             models: models.iter().map(|id| model(id)).collect(),
+            api_keys: Vec::new(),
+            auth_header: false,
+            timeouts: crate::ProviderTimeouts::default(),
+            proxy: None,
         }
     }
 

@@ -19,6 +19,7 @@
 pub mod agent;
 pub mod agents;
 pub mod bus;
+pub mod commands;
 mod error;
 pub mod gateway;
 pub mod home;

@@ -17,6 +17,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::agent::tools::approvals::{APPROVALS_FILE, ExecApprovals};
 use crate::agents::Agents;
 use crate::bus::EventBus;
 use crate::gateway::auth::AuthLimiter;
@@ -102,7 +103,11 @@ pub struct Runtime {
     pub connections: AtomicU64,
     pub http: reqwest::Client,
     pub run_slots: Arc<Semaphore>,
+    /// Provider keys cooling down after failures (kept across config reloads).
+    pub cooldowns: crate::models::Cooldowns,
     pub restart_required: Mutex<Vec<String>>,
+    /// Shell commands waiting for a person's approval, and the ones allowed for good.
+    pub approvals: ExecApprovals,
 }
 
 impl Runtime {
@@ -117,6 +122,8 @@ impl Runtime {
     ) -> Self {
         let max_concurrent = live.config.agents.defaults.max_concurrent.max(1) as usize;
         let limiter = AuthLimiter::new(live.config.gateway.auth.rate_limit.clone());
+        let bus = EventBus::default();
+        let approvals = ExecApprovals::open(home.root().join(APPROVALS_FILE), bus.clone());
         Self {
             home,
             config_path,
@@ -124,7 +131,7 @@ impl Runtime {
             store,
             secrets,
             secrets_pref,
-            bus: EventBus::default(),
+            bus,
             sessions: Sessions::default(),
             limiter,
             started: Instant::now(),
@@ -137,7 +144,9 @@ impl Runtime {
             connections: AtomicU64::new(0),
             http,
             run_slots: Arc::new(Semaphore::new(max_concurrent)),
+            cooldowns: crate::models::Cooldowns::default(),
             restart_required: Mutex::new(Vec::new()),
+            approvals,
         }
     }
 
@@ -216,6 +225,9 @@ fn needed_secrets(config: &Config) -> Vec<String> {
     push_ref(&config.gateway.auth.password);
     for p in config.models.providers.values() {
         push_ref(&p.api_key);
+        for key in &p.api_keys {
+            push_ref(&Some(key.clone()));
+        }
     }
     if config.gateway.auth.mode == AuthMode::Token && config.gateway.auth.token.is_none() {
         names.push(GATEWAY_TOKEN_SECRET.to_owned());

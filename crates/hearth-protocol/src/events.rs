@@ -98,6 +98,31 @@ pub enum AgentEventData {
         model: String,
         usage: Usage,
     },
+    /// A model call was tried and failed, or skipped while its provider key cools down; the
+    /// run goes on with the next key or fallback model.
+    #[serde(rename_all = "camelCase")]
+    Attempt {
+        /// `provider/model`.
+        model: String,
+        /// Which of the provider's API keys (0 = `apiKey`, then `apiKeys` in order).
+        key: u32,
+        outcome: AttemptOutcome,
+        /// The provider error's kind (`rate_limited`, `server`, ...), when it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_kind: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// How long the key now cools down.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cooldown_ms: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AttemptOutcome {
+    Failed,
+    SkippedCoolingDown,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -158,6 +183,48 @@ pub struct ConfigChanged {
     /// Present when the new file is invalid; the previous config stays in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+}
+
+/// A shell command an agent wants to run, waiting for a person's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecApproval {
+    /// Pass it to `exec.approval.resolve`.
+    pub id: String,
+    pub run_id: String,
+    pub session_key: String,
+    pub agent_id: String,
+    /// The command line, run with `sh -c`.
+    pub command: String,
+    /// The working directory, inside the agent's workspace.
+    pub cwd: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// When the request is denied if nobody decides, in milliseconds since the Unix epoch.
+    pub expires_at_ms: i64,
+}
+
+/// What a person decided about an [`ExecApproval`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecApprovalDecision {
+    /// Run the command this time.
+    AllowOnce,
+    /// Run it, and from now on run exactly this command for this agent without asking.
+    AllowAlways,
+    /// Do not run it.
+    Deny,
+}
+
+/// An exec approval is no longer pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecApprovalResolved {
+    pub id: String,
+    pub decision: ExecApprovalDecision,
+    /// Set when nobody decided: `timeout` or `cancelled` (the run ended first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 macro_rules! events {
@@ -223,6 +290,10 @@ events! {
     ConfigChanged = "config.changed" (ConfigChanged);
     /// The gateway is shutting down.
     Shutdown = "shutdown" (Shutdown);
+    /// An agent wants to run a shell command that needs a person's approval; answer with `exec.approval.resolve`.
+    ExecApprovalRequested = "exec.approval.requested" (ExecApproval);
+    /// An exec approval was decided, timed out or dropped with its run.
+    ExecApprovalResolved = "exec.approval.resolved" (ExecApprovalResolved);
 }
 
 #[cfg(test)]

@@ -269,6 +269,9 @@ pub struct ChatSendResult {
     pub run_id: String,
     pub session_key: String,
     pub status: RunAcceptance,
+    /// For `command`: the gateway's answer to a slash command (`/status`, `/new`, `/stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -280,6 +283,8 @@ pub enum RunAcceptance {
     Queued,
     /// The idempotency key was seen before; `runId` is the earlier run.
     Duplicate,
+    /// The message was a slash command the gateway answered itself (`reply`); no run started.
+    Command,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -460,6 +465,79 @@ pub struct ConfigSchemaResult {
     pub schema: Value,
 }
 
+// ---------------------------------------------------------------------------------------------
+// exec approvals
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecApprovalListResult {
+    /// Pending approvals, oldest first.
+    pub approvals: Vec<crate::events::ExecApproval>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecApprovalResolveParams {
+    /// The approval's id, from `exec.approval.requested` or `exec.approval.list`.
+    pub id: String,
+    pub decision: crate::events::ExecApprovalDecision,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecApprovalResolveResult {
+    pub id: String,
+    pub decision: crate::events::ExecApprovalDecision,
+}
+
+// ---------------------------------------------------------------------------------------------
+// skills
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SkillsListParams {
+    /// The agent whose skills to list; absent means the default agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkillsListResult {
+    /// Every skill found, in precedence order (workspace, `$HEARTH_HOME`, `skills.load.extraDirs`).
+    pub skills: Vec<SkillInfo>,
+    /// `SKILL.md` files that could not be loaded.
+    pub errors: Vec<SkillLoadError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkillInfo {
+    pub name: String,
+    pub description: String,
+    /// The skills directory it was found in.
+    pub source: String,
+    /// Its `SKILL.md`.
+    pub path: String,
+    /// Offered to the agent (in its system prompt).
+    pub available: bool,
+    /// Why it is not offered: a missing binary or environment variable, another OS, disabled,
+    /// not in the agent's list, or shadowed by a skill of the same name found earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkillLoadError {
+    /// The `SKILL.md` at fault.
+    pub path: String,
+    /// 1-based line, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub message: String,
+}
+
 /// Method names mapped to their docs, for `hello-ok` and documentation.
 pub fn method_docs() -> BTreeMap<&'static str, &'static str> {
     Method::ALL.iter().map(|m| (m.name(), m.doc())).collect()
@@ -492,6 +570,12 @@ methods! {
     ConfigGet = "config.get" (Empty) -> ConfigGetResult;
     /// The config's JSON Schema.
     ConfigSchema = "config.schema" (Empty) -> ConfigSchemaResult;
+    /// An agent's skills: available or why not, and `SKILL.md` files that could not be loaded.
+    SkillsList = "skills.list" (SkillsListParams) -> SkillsListResult;
+    /// Shell commands waiting for a person's approval.
+    ExecApprovalList = "exec.approval.list" (Empty) -> ExecApprovalListResult;
+    /// Decide a pending shell command: `allow-once`, `allow-always` or `deny`. `NOT_FOUND` when it is no longer pending.
+    ExecApprovalResolve = "exec.approval.resolve" (ExecApprovalResolveParams) -> ExecApprovalResolveResult;
 }
 
 #[cfg(test)]

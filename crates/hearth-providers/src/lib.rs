@@ -6,15 +6,22 @@
 //! of [`StreamEvent`]s ending in a [`Completion`] comes out, and failures arrive as a classified
 //! [`ProviderError`] it can retry or fall back on.
 //!
-//! Layout: one module per API kind (`openai_completions`, later `anthropic_messages`, ...), each
+//! Layout: one module per API kind (`openai_completions`, `anthropic_messages`, ...), each
 //! registered by one line in [`build`]; shared plumbing beside them: `transport` (HTTP client,
 //! deadlines, cancellation, `Retry-After`, secret scrubbing), `sse` (event-stream decoding) and
 //! `assemble` (streamed pieces to the final assistant message).
 
+mod anthropic_messages;
 mod assemble;
+mod call_ids;
+mod call_stream;
 mod cost;
 mod error;
+mod google_generative_ai;
+mod ndjson;
+mod ollama;
 mod openai_completions;
+mod openai_responses;
 mod provider;
 mod sse;
 mod transport;
@@ -29,7 +36,7 @@ pub use provider::{
     Completion, EventStream, ModelRequest, Provider, ProviderSettings, StreamEvent, Timeouts,
     ToolSpec,
 };
-pub use transport::http_client;
+pub use transport::{http_client, http_client_with};
 
 /// The client for `settings.api`, sharing `client`'s connection pool.
 pub fn build(
@@ -40,9 +47,15 @@ pub fn build(
         ApiKind::OpenaiCompletions => Ok(Arc::new(openai_completions::OpenAiCompletions::new(
             settings, client,
         )?)),
-        api @ (ApiKind::OpenaiResponses
-        | ApiKind::AnthropicMessages
-        | ApiKind::GoogleGenerativeAi
-        | ApiKind::Ollama) => Err(ProviderError::Unsupported { api }),
+        ApiKind::GoogleGenerativeAi => Ok(Arc::new(google_generative_ai::GoogleGenerativeAi::new(
+            settings, client,
+        )?)),
+        ApiKind::Ollama => Ok(Arc::new(ollama::Ollama::new(settings, client)?)),
+        ApiKind::AnthropicMessages => Ok(Arc::new(anthropic_messages::AnthropicMessages::new(
+            settings, client,
+        )?)),
+        ApiKind::OpenaiResponses => Ok(Arc::new(openai_responses::OpenAiResponses::new(
+            settings, client,
+        )?)),
     }
 }

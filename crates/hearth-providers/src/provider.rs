@@ -155,6 +155,9 @@ pub struct ProviderSettings {
     /// Extra headers sent with every request.
     pub headers: Vec<(String, String)>,
     pub timeouts: Timeouts,
+    /// Send the key as `Authorization: Bearer <key>` for API kinds whose vendor takes it in
+    /// another header (`anthropic-messages`: `x-api-key`), as some compatible gateways require.
+    pub auth_header: bool,
 }
 
 /// Header values are left out too: users put keys in them (`api-key`, `x-api-key`).
@@ -173,6 +176,7 @@ impl fmt::Debug for ProviderSettings {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("headers", &header_names)
             .field("timeouts", &self.timeouts)
+            .field("auth_header", &self.auth_header)
             .finish()
     }
 }
@@ -190,6 +194,7 @@ mod tests {
             api_key: Some("sk-very-secret".to_owned()),
             headers: vec![("x-api-key".to_owned(), "hdr-secret".to_owned())],
             timeouts: Timeouts::default(),
+            auth_header: false,
         };
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret"), "{debug}");

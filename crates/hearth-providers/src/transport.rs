@@ -26,17 +26,41 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// it), the default connect timeout, `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` from the environment.
 /// Build it once and share clones; clones share the pool.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .user_agent(concat!("hearth/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Timeouts::default().connect)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_keepalive(Duration::from_secs(30))
+    client_builder(Timeouts::default().connect)
         .build()
         .unwrap_or_else(|err| {
             tracing::warn!(error = %err, "HTTP client setup failed; using reqwest's defaults");
             reqwest::Client::new()
         })
+}
+
+/// A client of its own for a provider with its own proxy (`http://` or `https://` URL,
+/// credentials allowed in it) or its own connect timeout. The proxy replaces the environment's
+/// `HTTP_PROXY`/`HTTPS_PROXY` for this provider only.
+pub fn http_client_with(
+    proxy: Option<&str>,
+    connect: Duration,
+) -> Result<reqwest::Client, ProviderError> {
+    let mut builder = client_builder(connect);
+    if let Some(url) = proxy {
+        let proxy = reqwest::Proxy::all(url).map_err(|_| ProviderError::Config {
+            // The URL may carry credentials: never echo it.
+            message: "the proxy setting is not a valid http:// or https:// URL".to_owned(),
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| ProviderError::Config {
+        message: format!("cannot build the HTTP client: {e}"),
+    })
+}
+
+fn client_builder(connect: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(concat!("hearth/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_keepalive(Duration::from_secs(30))
 }
 
 /// Removes a provider's secrets from text that may reach a user or a log.
@@ -338,6 +362,7 @@ mod tests {
                 ("OpenAI-Organization".to_owned(), "org-1".to_owned()),
             ],
             timeouts: Timeouts::default(),
+            auth_header: false,
         };
         let redactor = Redactor::for_settings(&settings);
         let out = redactor.scrub("  bad key sk-abc123 and hk-999 for org-1 ");

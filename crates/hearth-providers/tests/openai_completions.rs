@@ -24,6 +24,7 @@ fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {
         api_key: Some(KEY.to_owned()),
         headers: vec![("X-Title".to_owned(), "hearth-tests".to_owned())],
         timeouts,
+        auth_header: false,
     }
 }
 
@@ -514,20 +515,8 @@ async fn an_unreachable_provider_is_a_retryable_network_error() {
 }
 
 #[tokio::test]
-async fn other_api_kinds_are_not_supported_yet() {
-    let mut s = settings("http://127.0.0.1:1/v1".to_owned(), Timeouts::default());
-    s.api = ApiKind::AnthropicMessages;
-    let err = build(s, http_client()).unwrap_err();
-    assert_eq!(
-        err,
-        ProviderError::Unsupported {
-            api: ApiKind::AnthropicMessages
-        }
-    );
-    assert!(err.to_string().contains("not supported by this build yet"));
-
-    let mut s = settings("not a url".to_owned(), Timeouts::default());
-    s.api = ApiKind::OpenaiCompletions;
+async fn a_base_url_that_is_not_a_url_is_a_config_error() {
+    let s = settings("not a url".to_owned(), Timeouts::default());
     assert_eq!(build(s, http_client()).unwrap_err().kind(), "config");
 }
 

@@ -5,10 +5,25 @@
 //! streaming, connection drops) rather than against mocked traits. One module per vendor:
 //!
 //! - [`openai`]: [`FakeOpenAi`], OpenAI's Chat Completions (`/v1/chat/completions`, `/v1/models`).
+//! - [`openai_responses`]: [`FakeOpenAiResponses`], OpenAI's Responses (`/v1/responses`).
+//! - [`anthropic`]: [`FakeAnthropic`], Anthropic's Messages (`/v1/messages`).
+//! - [`gemini`]: [`FakeGemini`], the Gemini API (`/v1beta/models/{model}:streamGenerateContent`).
+//! - [`ollama`]: [`FakeOllama`], Ollama's native API (`/api/chat`, `/api/tags`).
 //!
 //! Fakes are scripted with a queue of replies, record every request they receive, and shut down
-//! when dropped. They are also used by `hearth-bench`, so per-request work stays small.
+//! when dropped; that machinery is shared, in [`script`]. They are also used by `hearth-bench`,
+//! so per-request work stays small.
 
+pub mod anthropic;
+pub mod gemini;
+pub mod ollama;
 pub mod openai;
+pub mod openai_responses;
+pub mod script;
 
-pub use openai::{FakeOpenAi, FakeToolCall, RecordedRequest, Reply};
+pub use anthropic::FakeAnthropic;
+pub use gemini::FakeGemini;
+pub use ollama::FakeOllama;
+pub use openai::FakeOpenAi;
+pub use openai_responses::FakeOpenAiResponses;
+pub use script::{Failure, FakeToolCall, RecordedRequest, Reply, Script};

@@ -14,245 +14,46 @@
 //!   servers send it (OpenAI itself does not expose reasoning on this endpoint).
 //! - Errors use the documented body `{"error": {"message", "type", "param", "code"}}`; a missing
 //!   or wrong bearer key (see [`FakeOpenAi::require_key`]) gets 401 with code `invalid_api_key`
-//!   and the key masked, as OpenAI masks it.
+//!   and the key masked, as OpenAI masks it. The vendor-neutral failures answer as OpenAI does:
+//!   [`Reply::rate_limited`] 429 with `retry-after`, [`Reply::overloaded`] 503 "engine is
+//!   currently overloaded", [`Reply::server_error`] 500, [`Reply::context_too_long`] 400
+//!   `context_length_exceeded`, [`Reply::unauthorized`] 401 `invalid_api_key`.
 //! - `GET /v1/models` answers `{"object": "list", "data": [{"id", "object": "model", "created",
 //!   "owned_by"}]}`.
 //!
 //! Token counts are rough: prompt ≈ characters of the request's messages / 4 (at least 1),
 //! completion ≈ characters of the answer / 4.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
-/// Requests kept for [`FakeOpenAi::requests`]; older ones are forgotten so a long benchmark run
-/// does not grow without bound. [`FakeOpenAi::request_count`] still counts every request.
-const MAX_RECORDED: usize = 4096;
-/// Characters per delta for [`Reply::Echo`], [`Reply::Thinking`] and [`Reply::CutAfter`].
-const DEFAULT_CHUNK_CHARS: usize = 16;
-/// Characters per `function.arguments` fragment, small so clients must reassemble.
-const ARGUMENT_FRAGMENT_CHARS: usize = 5;
-/// Largest request body accepted; images arrive inline as base64.
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+use crate::script::{
+    ARGUMENT_FRAGMENT_CHARS, Answer, DEFAULT_CHUNK_CHARS, Failure, MAX_BODY_BYTES, Play, Script,
+    bearer, cut_stream, error_response, frames_body, json_response, output_tokens, pieces,
+    prompt_tokens, sse_data, sse_response, stalled, text_of, unix_now,
+};
+pub use crate::script::{FakeToolCall, RecordedRequest, Reply};
+
 const SYSTEM_FINGERPRINT: &str = "fp_hearth_fake";
 const MODELS: [&str; 3] = ["gpt-4o", "gpt-4o-mini", "o3-mini"];
-
-/// One tool call the fake model makes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeToolCall {
-    pub id: String,
-    pub name: String,
-    /// The arguments as the model writes them: usually a JSON object, but sent verbatim, so a
-    /// test can script invalid JSON.
-    pub arguments: String,
-}
-
-impl FakeToolCall {
-    pub fn new(
-        id: impl Into<String>,
-        name: impl Into<String>,
-        arguments: impl Into<String>,
-    ) -> Self {
-        Self {
-            id: id.into(),
-            name: name.into(),
-            arguments: arguments.into(),
-        }
-    }
-}
-
-/// How the fake answers one request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// Assistant text `"echo: <text of the last user message>"`.
-    Echo,
-    /// Assistant text, streamed in deltas of `chunk_size` characters (0: one delta).
-    Text { text: String, chunk_size: usize },
-    /// Tool calls, arguments streamed in small fragments; `finish_reason` is `tool_calls`.
-    ToolCalls(Vec<FakeToolCall>),
-    /// Reasoning in `reasoning_content`, then the answer text.
-    Thinking { thinking: String, text: String },
-    /// An HTTP error with this status, JSON body and extra headers.
-    Error {
-        status: u16,
-        body: Value,
-        headers: Vec<(String, String)>,
-    },
-    /// Streams some text deltas, then drops the connection without a `finish_reason` or `[DONE]`.
-    CutAfter { text: String },
-    /// Waits this long before sending anything, then answers with the inner reply.
-    Delayed(Duration, Box<Reply>),
-    /// Sends the response headers, then nothing until the server shuts down.
-    Stall,
-}
-
-impl Reply {
-    pub fn text(text: impl Into<String>) -> Self {
-        Reply::Text {
-            text: text.into(),
-            chunk_size: 4,
-        }
-    }
-
-    pub fn text_chunked(text: impl Into<String>, chunk_size: usize) -> Self {
-        Reply::Text {
-            text: text.into(),
-            chunk_size,
-        }
-    }
-
-    pub fn tool_calls(calls: impl IntoIterator<Item = FakeToolCall>) -> Self {
-        Reply::ToolCalls(calls.into_iter().collect())
-    }
-
-    pub fn thinking(thinking: impl Into<String>, text: impl Into<String>) -> Self {
-        Reply::Thinking {
-            thinking: thinking.into(),
-            text: text.into(),
-        }
-    }
-
-    pub fn error(status: u16, body: Value) -> Self {
-        Reply::Error {
-            status,
-            body,
-            headers: Vec::new(),
-        }
-    }
-
-    pub fn cut_after(text: impl Into<String>) -> Self {
-        Reply::CutAfter { text: text.into() }
-    }
-
-    pub fn delayed(delay: Duration, reply: Reply) -> Self {
-        Reply::Delayed(delay, Box::new(reply))
-    }
-
-    /// OpenAI's 429 for an exhausted request rate, with `Retry-After` in seconds.
-    pub fn rate_limited(retry_after_secs: u64) -> Self {
-        Reply::Error {
-            status: 429,
-            body: error_body(
-                &format!(
-                    "Rate limit reached for gpt-4o-mini in organization org-fake on requests per \
-                     min (RPM): Limit 3, Used 3, Requested 1. Please try again in \
-                     {retry_after_secs}s. Visit https://platform.openai.com/account/rate-limits \
-                     to learn more."
-                ),
-                "requests",
-                None,
-                Some("rate_limit_exceeded"),
-            ),
-            headers: vec![
-                ("retry-after".to_owned(), retry_after_secs.to_string()),
-                ("x-ratelimit-limit-requests".to_owned(), "3".to_owned()),
-                ("x-ratelimit-remaining-requests".to_owned(), "0".to_owned()),
-            ],
-        }
-    }
-
-    /// OpenAI's 500.
-    pub fn server_error() -> Self {
-        Reply::error(
-            500,
-            error_body(
-                "The server had an error while processing your request. Sorry about that!",
-                "server_error",
-                None,
-                None,
-            ),
-        )
-    }
-
-    /// OpenAI's 400 for a prompt longer than the model's context window.
-    pub fn context_too_long() -> Self {
-        Reply::error(
-            400,
-            error_body(
-                "This model's maximum context length is 128000 tokens. However, your messages \
-                 resulted in 131072 tokens. Please reduce the length of the messages.",
-                "invalid_request_error",
-                Some("messages"),
-                Some("context_length_exceeded"),
-            ),
-        )
-    }
-
-    /// OpenAI's 401 for a wrong API key.
-    pub fn unauthorized() -> Self {
-        Reply::error(401, invalid_key_body("sk-fake-0000000000000000"))
-    }
-}
-
-/// One request the fake received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    pub path: String,
-    /// Header names are lowercase.
-    pub headers: Vec<(String, String)>,
-    /// The JSON body; `null` when there was none or it was not JSON.
-    pub body: Value,
-}
-
-impl RecordedRequest {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// A fake OpenAI server on 127.0.0.1. Dropping it shuts the server down.
 #[derive(Debug)]
 pub struct FakeOpenAi {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    script: Arc<Script>,
 }
 
-#[derive(Debug)]
-struct Shared {
-    script: Mutex<Script>,
-    log: Mutex<Log>,
-    arrived: Notify,
-    shutdown: CancellationToken,
-    next_id: AtomicU64,
-}
-
-#[derive(Debug)]
-struct Script {
-    queue: VecDeque<Reply>,
-    default: Reply,
-    cached_tokens: u64,
-    required_key: Option<String>,
-}
-
-#[derive(Debug, Default)]
-struct Log {
-    recent: VecDeque<RecordedRequest>,
-    count: usize,
-}
-
-/// A test that panicked while holding a lock must not wedge the fake for the others.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+crate::scripted_fake!(FakeOpenAi);
 
 impl FakeOpenAi {
     /// Starts on a free loopback port.
@@ -267,26 +68,9 @@ impl FakeOpenAi {
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            script: Mutex::new(Script {
-                queue: VecDeque::new(),
-                default: Reply::Echo,
-                cached_tokens: 0,
-                required_key: None,
-            }),
-            log: Mutex::new(Log::default()),
-            arrived: Notify::new(),
-            shutdown: CancellationToken::new(),
-            next_id: AtomicU64::new(1),
-        });
-        let server = axum::serve(listener, app(Arc::clone(&shared)))
-            .with_graceful_shutdown(shared.shutdown.clone().cancelled_owned());
-        tokio::spawn(async move {
-            if let Err(err) = server.await {
-                tracing::warn!(%err, "FakeOpenAi stopped with an error");
-            }
-        });
-        Ok(Self { addr, shared })
+        let script = Arc::new(Script::new());
+        script.serve(listener, app(Arc::clone(&script)), "FakeOpenAi");
+        Ok(Self { addr, script })
     }
 
     /// `http://127.0.0.1:<port>/v1`, the value for a provider's `baseUrl`.
@@ -294,146 +78,50 @@ impl FakeOpenAi {
         format!("http://{}/v1", self.addr)
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Queues a reply for the next request not answered by an earlier queued reply.
-    pub fn push(&self, reply: Reply) {
-        lock(&self.shared.script).queue.push_back(reply);
-    }
-
-    /// The reply used when the queue is empty (initially [`Reply::Echo`]).
-    pub fn set_default(&self, reply: Reply) {
-        lock(&self.shared.script).default = reply;
-    }
-
     /// Reports `n` as `usage.prompt_tokens_details.cached_tokens` from now on.
     pub fn set_cached_tokens(&self, n: u64) {
-        lock(&self.shared.script).cached_tokens = n;
-    }
-
-    /// Answers 401 to requests without `Authorization: Bearer <key>`.
-    pub fn require_key(&self, key: &str) {
-        lock(&self.shared.script).required_key = Some(key.to_owned());
-    }
-
-    /// The recorded requests, oldest first (at most the last 4096).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.log).recent.iter().cloned().collect()
-    }
-
-    /// How many requests arrived since the start.
-    pub fn request_count(&self) -> usize {
-        lock(&self.shared.log).count
-    }
-
-    pub fn last_request(&self) -> Option<RecordedRequest> {
-        lock(&self.shared.log).recent.back().cloned()
-    }
-
-    /// Waits until at least `n` requests arrived; false if `timeout` passed first.
-    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.arrived.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before the check, so a request landing in between still wakes us.
-            notified.as_mut().enable();
-            if self.request_count() >= n {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.request_count() >= n;
-            }
-        }
+        self.script.set_cached_tokens(n);
     }
 }
 
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        self.shared.shutdown.cancel();
-    }
+/// The 401 response when a key is required and the request does not present it.
+pub(crate) fn reject_unauthorized(script: &Script, headers: &HeaderMap) -> Option<Response> {
+    let required = script.required_key()?;
+    let presented = bearer(headers);
+    let body = match presented {
+        Some(key) if key == required.as_str() => return None,
+        Some(key) => invalid_key_body(key),
+        None => error_body(
+            "You didn't provide an API key. You need to provide your API key in an \
+             Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), \
+             or as the password field (with blank username) if you're accessing the API \
+             from your browser and are prompted for a username and password. You can \
+             obtain an API key from https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            None,
+            None,
+        ),
+    };
+    Some(json_response(StatusCode::UNAUTHORIZED, &body))
 }
 
-impl Shared {
-    fn record(&self, path: &str, headers: &HeaderMap, body: Value) {
-        let headers = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        {
-            let mut log = lock(&self.log);
-            if log.recent.len() == MAX_RECORDED {
-                log.recent.pop_front();
-            }
-            log.recent.push_back(RecordedRequest {
-                path: path.to_owned(),
-                headers,
-                body,
-            });
-            log.count += 1;
-        }
-        self.arrived.notify_waiters();
-    }
-
-    /// The 401 response when a key is required and the request does not present it.
-    fn reject_unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
-        let script = lock(&self.script);
-        let required = script.required_key.as_deref()?;
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let body = match presented {
-            Some(key) if key == required => return None,
-            Some(key) => invalid_key_body(key),
-            None => error_body(
-                "You didn't provide an API key. You need to provide your API key in an \
-                 Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), \
-                 or as the password field (with blank username) if you're accessing the API \
-                 from your browser and are prompted for a username and password. You can \
-                 obtain an API key from https://platform.openai.com/account/api-keys.",
-                "invalid_request_error",
-                None,
-                None,
-            ),
-        };
-        Some(json_response(StatusCode::UNAUTHORIZED, &body))
-    }
-
-    fn next_reply(&self) -> (Reply, u64) {
-        let mut script = lock(&self.script);
-        let reply = match script.queue.pop_front() {
-            Some(reply) => reply,
-            None => script.default.clone(),
-        };
-        (reply, script.cached_tokens)
-    }
-}
-
-fn app(shared: Arc<Shared>) -> Router {
+fn app(script: Arc<Script>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(list_models))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(shared)
+        .with_state(script)
 }
 
 async fn chat_completions(
-    State(shared): State<Arc<Shared>>,
+    State(script): State<Arc<Script>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        shared.record(uri.path(), &headers, Value::Null);
+        script.record(uri.path(), &headers, Value::Null);
         return json_response(
             StatusCode::BAD_REQUEST,
             &error_body(
@@ -447,26 +135,23 @@ async fn chat_completions(
         );
     };
     let facts = RequestFacts::read(&request);
-    shared.record(uri.path(), &headers, request);
-    if let Some(rejection) = shared.reject_unauthorized(&headers) {
+    script.record(uri.path(), &headers, request);
+    if let Some(rejection) = reject_unauthorized(&script, &headers) {
         return rejection;
     }
-    let (reply, cached_tokens) = shared.next_reply();
+    let reply = script.next_reply();
     let envelope = Envelope {
-        id: format!(
-            "chatcmpl-fake{:08}",
-            shared.next_id.fetch_add(1, Ordering::Relaxed)
-        ),
+        id: format!("chatcmpl-fake{:08}", script.next_id()),
         created: unix_now(),
         model: facts.model.clone(),
         include_usage: facts.include_usage,
     };
-    answer(&shared, reply, &facts, &envelope, cached_tokens).await
+    answer(&script, reply, &facts, &envelope).await
 }
 
-async fn list_models(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
-    shared.record(uri.path(), &headers, Value::Null);
-    if let Some(rejection) = shared.reject_unauthorized(&headers) {
+async fn list_models(State(script): State<Arc<Script>>, uri: Uri, headers: HeaderMap) -> Response {
+    script.record(uri.path(), &headers, Value::Null);
+    if let Some(rejection) = reject_unauthorized(&script, &headers) {
         return rejection;
     }
     let data: Vec<Value> = MODELS
@@ -476,13 +161,13 @@ async fn list_models(State(shared): State<Arc<Shared>>, uri: Uri, headers: Heade
     json_response(StatusCode::OK, &json!({ "object": "list", "data": data }))
 }
 
-async fn unknown_route(
-    State(shared): State<Arc<Shared>>,
+pub(crate) async fn unknown_route(
+    State(script): State<Arc<Script>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    shared.record(uri.path(), &headers, Value::Null);
+    script.record(uri.path(), &headers, Value::Null);
     json_response(
         StatusCode::NOT_FOUND,
         &error_body(
@@ -548,57 +233,30 @@ impl RequestFacts {
     }
 }
 
-/// A message `content`: a string, or an array of parts whose `text` parts count.
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
-        _ => String::new(),
+fn finish_reason(answer: &Answer) -> &'static str {
+    if answer.tool_calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
     }
 }
 
-/// The model's answer for the success replies.
-#[derive(Debug, Default)]
-struct Answer {
-    thinking: String,
-    text: String,
-    tool_calls: Vec<FakeToolCall>,
-    chunk_chars: usize,
-}
-
-impl Answer {
-    fn finish_reason(&self) -> &'static str {
-        if self.tool_calls.is_empty() {
-            "stop"
-        } else {
-            "tool_calls"
+fn usage(answer: &Answer, facts: &RequestFacts, cached_tokens: u64) -> Value {
+    let prompt = prompt_tokens(facts.prompt_chars);
+    let reasoning = output_tokens(answer.thinking.chars().count());
+    let completion = output_tokens(answer.output_chars());
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": { "cached_tokens": cached_tokens, "audio_tokens": 0 },
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0
         }
-    }
-
-    fn usage(&self, facts: &RequestFacts, cached_tokens: u64) -> Value {
-        let prompt = (facts.prompt_chars / 4).max(1) as u64;
-        let reasoning = (self.thinking.chars().count() / 4) as u64;
-        let answer_chars = self.thinking.chars().count()
-            + self.text.chars().count()
-            + self
-                .tool_calls
-                .iter()
-                .map(|c| c.arguments.chars().count())
-                .sum::<usize>();
-        let completion = (answer_chars / 4) as u64;
-        json!({
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": { "cached_tokens": cached_tokens, "audio_tokens": 0 },
-            "completion_tokens_details": {
-                "reasoning_tokens": reasoning,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0
-            }
-        })
-    }
+    })
 }
 
 /// The fields every completion object and chunk of one response share.
@@ -624,7 +282,7 @@ impl Envelope {
         if self.include_usage {
             chunk["usage"] = Value::Null;
         }
-        sse_frame(&chunk)
+        sse_data(&chunk)
     }
 
     fn usage_chunk(&self, usage: Value) -> Bytes {
@@ -638,72 +296,99 @@ impl Envelope {
             "usage": null,
         });
         chunk["usage"] = usage;
-        sse_frame(&chunk)
+        sse_data(&chunk)
     }
 }
 
 async fn answer(
-    shared: &Shared,
-    mut reply: Reply,
+    script: &Script,
+    reply: Reply,
     facts: &RequestFacts,
     envelope: &Envelope,
-    cached_tokens: u64,
 ) -> Response {
-    let answer = loop {
-        match reply {
-            Reply::Delayed(delay, inner) => {
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => reply = *inner,
-                    () = shared.shutdown.cancelled() => {
-                        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-                    }
-                }
-            }
-            Reply::Error {
-                status,
-                body,
-                headers,
-            } => return error_response(status, &body, &headers),
-            Reply::Stall => return stalled(shared, facts.stream),
-            Reply::CutAfter { text } => return cut_after(envelope, &text),
-            Reply::Echo => {
-                break Answer {
-                    text: format!("echo: {}", facts.last_user_text),
-                    chunk_chars: DEFAULT_CHUNK_CHARS,
-                    ..Answer::default()
-                };
-            }
-            Reply::Text { text, chunk_size } => {
-                break Answer {
-                    text,
-                    chunk_chars: chunk_size,
-                    ..Answer::default()
-                };
-            }
-            Reply::Thinking { thinking, text } => {
-                break Answer {
-                    thinking,
-                    text,
-                    chunk_chars: DEFAULT_CHUNK_CHARS,
-                    ..Answer::default()
-                };
-            }
-            Reply::ToolCalls(tool_calls) => {
-                break Answer {
-                    tool_calls,
-                    ..Answer::default()
-                };
-            }
+    let answer = match script.play(reply, &facts.last_user_text).await {
+        Play::Answer(answer) => answer,
+        Play::Error {
+            status,
+            body,
+            headers,
+        } => return error_response(status, &body, &headers),
+        Play::Fail(failure) => return failure_response(failure),
+        Play::Cut(text) => return cut_after(envelope, &text),
+        Play::Stall => {
+            return stalled(
+                script,
+                if facts.stream {
+                    "text/event-stream; charset=utf-8"
+                } else {
+                    "application/json"
+                },
+            );
         }
+        Play::ShutDown => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let usage = answer.usage(facts, cached_tokens);
+    let usage = usage(&answer, facts, script.cached_tokens());
     if facts.stream {
-        let frames = stream_frames(envelope, &answer, usage);
-        sse_response(Body::from_stream(stream::iter(
-            frames.into_iter().map(Ok::<_, Infallible>),
-        )))
+        sse_response(frames_body(stream_frames(envelope, &answer, usage)))
     } else {
         json_response(StatusCode::OK, &completion_object(envelope, &answer, usage))
+    }
+}
+
+/// OpenAI's answers to the vendor-neutral failures (shared with the Responses fake).
+pub(crate) fn failure_response(failure: Failure) -> Response {
+    match failure {
+        Failure::RateLimited { retry_after_secs } => error_response(
+            429,
+            &error_body(
+                &format!(
+                    "Rate limit reached for gpt-4o-mini in organization org-fake on requests per \
+                     min (RPM): Limit 3, Used 3, Requested 1. Please try again in \
+                     {retry_after_secs}s. Visit https://platform.openai.com/account/rate-limits \
+                     to learn more."
+                ),
+                "requests",
+                None,
+                Some("rate_limit_exceeded"),
+            ),
+            &[
+                ("retry-after".to_owned(), retry_after_secs.to_string()),
+                ("x-ratelimit-limit-requests".to_owned(), "3".to_owned()),
+                ("x-ratelimit-remaining-requests".to_owned(), "0".to_owned()),
+            ],
+        ),
+        Failure::Overloaded => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error_body(
+                "The engine is currently overloaded, please try again later.",
+                "server_error",
+                None,
+                None,
+            ),
+        ),
+        Failure::ServerError => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &error_body(
+                "The server had an error while processing your request. Sorry about that!",
+                "server_error",
+                None,
+                None,
+            ),
+        ),
+        Failure::ContextTooLong => json_response(
+            StatusCode::BAD_REQUEST,
+            &error_body(
+                "This model's maximum context length is 128000 tokens. However, your messages \
+                 resulted in 131072 tokens. Please reduce the length of the messages.",
+                "invalid_request_error",
+                Some("messages"),
+                Some("context_length_exceeded"),
+            ),
+        ),
+        Failure::Unauthorized => json_response(
+            StatusCode::UNAUTHORIZED,
+            &invalid_key_body("sk-fake-0000000000000000"),
+        ),
     }
 }
 
@@ -741,7 +426,7 @@ fn stream_frames(envelope: &Envelope, answer: &Answer, usage: Value) -> Vec<Byte
             ));
         }
     }
-    frames.push(envelope.chunk(json!({}), Some(answer.finish_reason())));
+    frames.push(envelope.chunk(json!({}), Some(finish_reason(answer))));
     if envelope.include_usage {
         frames.push(envelope.usage_chunk(usage));
     }
@@ -781,7 +466,7 @@ fn completion_object(envelope: &Envelope, answer: &Answer, usage: Value) -> Valu
             "index": 0,
             "message": null,
             "logprobs": null,
-            "finish_reason": answer.finish_reason(),
+            "finish_reason": finish_reason(answer),
         }],
         "usage": null,
     });
@@ -790,8 +475,8 @@ fn completion_object(envelope: &Envelope, answer: &Answer, usage: Value) -> Valu
     completion
 }
 
-/// Streams the opening chunk and `text` in deltas, then fails the body so the server drops the
-/// connection mid-response (no terminating chunk, no `[DONE]`).
+/// Streams the opening chunk and `text` in deltas, then drops the connection mid-response (no
+/// terminating chunk, no `[DONE]`).
 fn cut_after(envelope: &Envelope, text: &str) -> Response {
     let mut frames = vec![envelope.chunk(
         json!({ "role": "assistant", "content": "", "refusal": null }),
@@ -801,72 +486,16 @@ fn cut_after(envelope: &Envelope, text: &str) -> Response {
         pieces(text, DEFAULT_CHUNK_CHARS)
             .map(|piece| envelope.chunk(json!({ "content": piece }), None)),
     );
-    let cut = stream::once(async {
-        // A pending body lets the server flush the deltas before the connection is dropped.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "FakeOpenAi: scripted cut",
-        ))
-    });
-    sse_response(Body::from_stream(
-        stream::iter(frames.into_iter().map(Ok)).chain(cut),
-    ))
-}
-
-/// Headers now, body never: the stream stays open until the server shuts down.
-fn stalled(shared: &Shared, streaming: bool) -> Response {
-    let body = stream::pending::<Result<Bytes, Infallible>>()
-        .take_until(shared.shutdown.clone().cancelled_owned());
-    if streaming {
-        sse_response(Body::from_stream(body))
-    } else {
-        let mut response = Response::new(Body::from_stream(body));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response
-    }
-}
-
-fn sse_response(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-fn error_response(status: u16, body: &Value, headers: &[(String, String)]) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = json_response(status, body);
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            response.headers_mut().append(name, value);
-        }
-    }
-    response
+    sse_response(cut_stream(frames))
 }
 
 /// OpenAI's error body shape.
-fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Value {
+pub(crate) fn error_body(
+    message: &str,
+    kind: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Value {
     json!({ "error": { "message": message, "type": kind, "param": param, "code": code } })
 }
 
@@ -891,48 +520,9 @@ fn invalid_key_body(key: &str) -> Value {
     )
 }
 
-fn sse_frame(value: &Value) -> Bytes {
-    let mut frame = Vec::with_capacity(320);
-    frame.extend_from_slice(b"data: ");
-    frame.extend_from_slice(&serde_json::to_vec(value).unwrap_or_default());
-    frame.extend_from_slice(b"\n\n");
-    Bytes::from(frame)
-}
-
-/// `text` in pieces of `size` characters (one piece when `size` is 0); none for empty text.
-fn pieces(text: &str, size: usize) -> impl Iterator<Item = &str> {
-    let size = if size == 0 { usize::MAX } else { size };
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest.char_indices().nth(size).map_or(rest.len(), |(i, _)| i);
-        let (piece, tail) = rest.split_at(end);
-        rest = tail;
-        Some(piece)
-    })
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pieces_split_on_char_boundaries() {
-        assert_eq!(
-            pieces("héllo wörld", 4).collect::<Vec<_>>(),
-            ["héll", "o wö", "rld"]
-        );
-        assert_eq!(pieces("abc", 0).collect::<Vec<_>>(), ["abc"]);
-        assert_eq!(pieces("", 3).count(), 0);
-    }
 
     #[test]
     fn invalid_key_body_masks_the_key_like_openai() {

@@ -61,6 +61,17 @@ async fn send(
             idempotency_key: Some(uuid_like()),
         })
         .await?;
+    if let Some(reply) = &accepted.reply {
+        // A slash command the gateway answered itself.
+        if json {
+            crate::output::json(
+                &serde_json::json!({ "sessionKey": accepted.session_key, "text": reply }),
+            )?;
+        } else {
+            println!("{reply}");
+        }
+        return Ok(true);
+    }
     let mut out = std::io::stdout();
     let mut printed = false;
     loop {

@@ -88,7 +88,11 @@ fn validate(g: &Global, path: &std::path::Path) -> anyhow::Result<ExitCode> {
                 println!("{}: {errors} problem(s)", path.display());
                 // A warning's Display already starts with "warning: ".
                 for issue in &issues {
-                    let tag = if issue.severity == Severity::Error { "error: " } else { "" };
+                    let tag = if issue.severity == Severity::Error {
+                        "error: "
+                    } else {
+                        ""
+                    };
                     println!("  {tag}{issue}");
                 }
             }

@@ -57,7 +57,12 @@ pub(super) async fn run(g: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode
             };
             checks.push(check("config", Level::Ok, detail, None));
             for w in &loaded.warnings {
-                checks.push(check("config", Level::Warn, format!("{}: {}", w.path, w.message), w.hint.clone()));
+                checks.push(check(
+                    "config",
+                    Level::Warn,
+                    format!("{}: {}", w.path, w.message),
+                    w.hint.clone(),
+                ));
             }
             Some(loaded.config)
         }

@@ -6,12 +6,14 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 
+mod approvals;
 mod chat;
 mod config;
 mod doctor;
 mod gateway;
 mod secrets;
 mod sessions;
+mod skills;
 mod status;
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -23,6 +25,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sessions(cmd) => sessions::run(&g, cmd).await,
         Command::Config(cmd) => config::run(&g, cmd).await,
         Command::Secrets(cmd) => secrets::run(&g, cmd).await,
+        Command::Skills(cmd) => skills::run(&g, cmd),
+        Command::Approvals(cmd) => approvals::run(&g, cmd).await,
         Command::Doctor(args) => doctor::run(&g, args).await,
         Command::Dashboard => status::dashboard(&g).await,
         Command::Completions { shell } => {

@@ -7,7 +7,9 @@
 //! observer channel.
 
 pub mod prompt;
+pub mod skills;
 pub mod tools;
 pub mod turn;
+pub mod workspace;
 
 pub use turn::{TurnError, TurnEvent, TurnOutcome, TurnRequest, TurnSession, run_turn};

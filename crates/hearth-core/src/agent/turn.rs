@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hearth_protocol::events::{
-    AgentEvent, AgentEventData, ChatEvent, ChatState, Event, Lifecycle, Phase, SessionChange,
-    SessionsChanged,
+    AgentEvent, AgentEventData, AttemptOutcome, ChatEvent, ChatState, Event, Lifecycle, Phase,
+    SessionChange, SessionsChanged,
 };
 use hearth_protocol::frame::{ErrorCode, ErrorShape};
 use hearth_protocol::transcript::{Message, StopReason, Usage};
-use hearth_providers::{ModelRequest, ProviderError, StreamEvent};
+use hearth_providers::{Completion, ModelRequest, ProviderError, StreamEvent, ToolSpec};
 use hearth_store::{NewSession, RunRecord, RunStatus, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -19,13 +19,16 @@ use tracing::Instrument;
 use super::prompt::system_prompt;
 use super::tools::ToolBox;
 use crate::agents::Agent;
-use crate::models::ModelLookupError;
+use crate::models::{ModelLookupError, ResolvedModel};
 use crate::runtime::Runtime;
 use crate::sessions::ActiveRun;
 use crate::util::now_ms;
 
 /// Transcript messages loaded as context. Compaction replaces this cap with a token budget.
 const HISTORY_LIMIT: u32 = 200;
+
+/// Longest wait for a cooling provider before a turn gives up (honouring `Retry-After`).
+const MAX_FAILOVER_WAIT: Duration = Duration::from_secs(10);
 
 /// Model calls in one turn before the loop is stopped.
 const MAX_ITERATIONS: usize = 24;
@@ -113,6 +116,11 @@ pub enum TurnError {
     TooManyIterations(usize),
     #[error("the model's answer ended without a completion")]
     Incomplete,
+    #[error("every model failed: {}; last error: {last}", tried.join(", "))]
+    AllFailed {
+        tried: Vec<String>,
+        last: ProviderError,
+    },
 }
 
 impl TurnError {
@@ -120,8 +128,8 @@ impl TurnError {
     pub fn shape(&self) -> ErrorShape {
         match self {
             TurnError::Model(e) => ErrorShape::new(ErrorCode::ProviderError, e.to_string()),
-            TurnError::Provider(e) => {
-                let mut shape = ErrorShape::new(ErrorCode::ProviderError, e.to_string())
+            TurnError::Provider(e) | TurnError::AllFailed { last: e, .. } => {
+                let mut shape = ErrorShape::new(ErrorCode::ProviderError, self.to_string())
                     .with_details(serde_json::json!({ "kind": e.kind() }));
                 if e.is_retryable() {
                     let ms = e
@@ -385,14 +393,13 @@ impl Turn<'_> {
             TurnSession::Stateless { history, .. } => (None, Arc::new(history.clone())),
         };
         let mut messages: Vec<Message> = history.as_ref().clone();
-        let primary = req
-            .agent
-            .model
-            .primary
-            .as_deref()
-            .ok_or(ModelLookupError::NotConfigured)?;
-        let model = self.live.models.resolve(primary)?;
-        let system = system_prompt(&req.agent, now_ms(), req.extra_system.as_deref());
+        let candidates = self.candidates()?;
+        let system = system_prompt(
+            &rt.home,
+            &self.live.config,
+            &req.agent,
+            req.extra_system.as_deref(),
+        );
         let tool_specs = req.tools.specs();
 
         let input = req.input.clone().at(now_ms());
@@ -402,32 +409,11 @@ impl Turn<'_> {
         let mut model_time = Duration::ZERO;
 
         for _ in 0..MAX_ITERATIONS {
-            let request = ModelRequest {
-                model: model.model_id.clone(),
-                system: Some(system.clone()),
-                // The tool loop needs the history again; a turn without tools makes one call.
-                messages: if tool_specs.is_empty() {
-                    std::mem::take(&mut messages)
-                } else {
-                    messages.clone()
-                },
-                tools: tool_specs.clone(),
-                max_tokens: Some(model.def.max_tokens),
-                temperature: None,
-            };
             let call_started = Instant::now();
-            let mut stream = model.provider.stream(request, req.cancel.clone()).await?;
-            let mut completion = None;
-            while let Some(event) = stream.next().await {
-                match event? {
-                    StreamEvent::TextDelta(delta) => self.text_delta(delta),
-                    StreamEvent::ThinkingDelta(delta) => self.thinking_delta(delta),
-                    StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCallDelta { .. } => {}
-                    StreamEvent::Completed(c) => completion = Some(c),
-                }
-            }
+            let (completion, model) = self
+                .call_model(&candidates, &messages, &system, &tool_specs)
+                .await?;
             model_time += call_started.elapsed();
-            let completion = completion.ok_or(TurnError::Incomplete)?;
             let mut call_usage = completion.usage;
             call_usage.cost = hearth_providers::cost_of(&call_usage, model.def.cost.as_ref());
             usage.add(&call_usage);
@@ -481,7 +467,14 @@ impl Turn<'_> {
                         arguments: arguments.clone(),
                     },
                 );
-                let (output, duration_ms) = req.tools.call(&name, arguments).await;
+                let ctx = super::tools::ToolContext::new(
+                    rt,
+                    &req.agent,
+                    self.session_key,
+                    self.run_id,
+                    &req.cancel,
+                );
+                let (output, duration_ms) = req.tools.call(&ctx, &name, arguments).await;
                 publish_agent(
                     rt,
                     self.run_id,
@@ -501,6 +494,193 @@ impl Turn<'_> {
             }
         }
         Err(TurnError::TooManyIterations(MAX_ITERATIONS))
+    }
+
+    /// The agent's primary model and its fallbacks, resolved. A fallback that cannot be
+    /// resolved is skipped (and logged); the primary's failure is the error when nothing is left.
+    fn candidates(&self) -> Result<Vec<ResolvedModel>, TurnError> {
+        let selection = &self.req.agent.model;
+        let primary = selection
+            .primary
+            .as_deref()
+            .ok_or(ModelLookupError::NotConfigured)?;
+        let mut out = Vec::with_capacity(1 + selection.fallbacks.len());
+        let mut first_error = None;
+        for reference in
+            std::iter::once(primary).chain(selection.fallbacks.iter().map(String::as_str))
+        {
+            match self.live.models.resolve(reference) {
+                Ok(m) => out.push(m),
+                Err(e) => {
+                    tracing::warn!(model = %reference, error = %e, "model cannot be used; skipping it");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match (out.is_empty(), first_error) {
+            (true, Some(e)) => Err(e.into()),
+            _ => Ok(out),
+        }
+    }
+
+    /// One model call with failover: each candidate model in order, each of its provider's keys
+    /// in turn. Keys cooling down after recent failures go last, so they are tried only when
+    /// everything else failed: a cooldown moves traffic to the alternatives, it never refuses
+    /// service on its own. Retryable failures (network, timeouts, 5xx, 429, overloaded) and
+    /// refused keys move on; a request the provider rejects as invalid or too long is not
+    /// sprayed over the fallbacks; a stream that broke after output reached the user is reported
+    /// as it is, never continued on another model. When everything failed and the last failure
+    /// asked to retry after a short while (up to [`MAX_FAILOVER_WAIT`]), that wait is honoured
+    /// once.
+    async fn call_model<'m>(
+        &self,
+        candidates: &'m [ResolvedModel],
+        messages: &[Message],
+        system: &str,
+        tools: &[ToolSpec],
+    ) -> Result<(Completion, &'m ResolvedModel), TurnError> {
+        let rt = self.rt;
+        let mut ready = Vec::new();
+        let mut cooling = Vec::new();
+        for model in candidates {
+            for key in 0..model.clients.len() {
+                match rt.cooldowns.remaining(&model.provider_id, key) {
+                    None => ready.push((model, key)),
+                    Some(left) => {
+                        let key_no = u32::try_from(key).unwrap_or(u32::MAX);
+                        self.attempt_event(
+                            model,
+                            key_no,
+                            AttemptOutcome::SkippedCoolingDown,
+                            None,
+                            Some(left),
+                        );
+                        cooling.push((left, model, key));
+                    }
+                }
+            }
+        }
+        cooling.sort_by_key(|(left, _, _)| *left);
+        let mut order: Vec<(&ResolvedModel, usize)> = ready;
+        order.extend(cooling.into_iter().map(|(_, m, k)| (m, k)));
+
+        let mut failures: Vec<(String, ProviderError)> = Vec::new();
+        let mut waited = false;
+        let mut i = 0;
+        while i < order.len() {
+            let (model, key) = order[i];
+            let key_no = u32::try_from(key).unwrap_or(u32::MAX);
+            let request = ModelRequest {
+                model: model.model_id.clone(),
+                system: Some(system.to_owned()),
+                messages: messages.to_vec(),
+                tools: tools.to_vec(),
+                max_tokens: Some(model.def.max_tokens),
+                temperature: None,
+            };
+            let mut output_started = false;
+            match self
+                .stream_once(model.clients[key].as_ref(), request, &mut output_started)
+                .await
+            {
+                Ok(completion) => {
+                    rt.cooldowns.succeeded(&model.provider_id, key);
+                    return Ok((completion, model));
+                }
+                Err(ProviderError::Cancelled) => return Err(TurnError::Aborted),
+                Err(e) => {
+                    let switch = !output_started
+                        && (e.is_retryable() || matches!(e, ProviderError::Auth { .. }));
+                    let cooldown = switch.then(|| {
+                        rt.cooldowns
+                            .failed(&model.provider_id, key, e.retry_after())
+                    });
+                    self.attempt_event(model, key_no, AttemptOutcome::Failed, Some(&e), cooldown);
+                    tracing::warn!(model = %model.reference, key, kind = e.kind(), error = %e, output_started, "model call failed");
+                    if !switch {
+                        return Err(TurnError::Provider(e));
+                    }
+                    let short_wait = e.retry_after().filter(|w| *w <= MAX_FAILOVER_WAIT);
+                    failures.push((model.reference.clone(), e));
+                    i += 1;
+                    if let Some(wait) = short_wait.filter(|_| i == order.len() && !waited) {
+                        waited = true;
+                        tracing::info!(
+                            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(0),
+                            "honouring Retry-After before one more try"
+                        );
+                        tokio::time::sleep(wait).await;
+                        i -= 1;
+                    }
+                }
+            }
+        }
+        Err(match failures.pop() {
+            None => TurnError::Model(ModelLookupError::NotConfigured),
+            Some((_, last)) if failures.is_empty() => TurnError::Provider(last),
+            Some((model, last)) => {
+                let mut tried: Vec<String> = failures
+                    .iter()
+                    .map(|(m, e)| format!("{m} ({})", e.kind()))
+                    .collect();
+                tried.push(format!("{model} ({})", last.kind()));
+                tried.dedup();
+                TurnError::AllFailed { tried, last }
+            }
+        })
+    }
+
+    /// Streams one model call, forwarding deltas. `output_started` turns true once any text
+    /// reached the user.
+    async fn stream_once(
+        &self,
+        client: &dyn hearth_providers::Provider,
+        request: ModelRequest,
+        output_started: &mut bool,
+    ) -> Result<Completion, ProviderError> {
+        let mut stream = client.stream(request, self.req.cancel.clone()).await?;
+        let mut completion = None;
+        while let Some(event) = stream.next().await {
+            match event? {
+                StreamEvent::TextDelta(delta) => {
+                    *output_started = true;
+                    self.text_delta(delta);
+                }
+                StreamEvent::ThinkingDelta(delta) => {
+                    *output_started = true;
+                    self.thinking_delta(delta);
+                }
+                StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCallDelta { .. } => {}
+                StreamEvent::Completed(c) => completion = Some(c),
+            }
+        }
+        completion.ok_or_else(|| ProviderError::StreamBroken {
+            message: "the answer ended without a completion".to_owned(),
+            output_started: *output_started,
+        })
+    }
+
+    fn attempt_event(
+        &self,
+        model: &ResolvedModel,
+        key: u32,
+        outcome: AttemptOutcome,
+        error: Option<&ProviderError>,
+        cooldown: Option<Duration>,
+    ) {
+        publish_agent(
+            self.rt,
+            self.run_id,
+            self.session_key,
+            AgentEventData::Attempt {
+                model: model.reference.clone(),
+                key,
+                outcome,
+                error_kind: error.map(|e| e.kind().to_owned()),
+                message: error.map(ToString::to_string),
+                cooldown_ms: cooldown.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            },
+        );
     }
 
     /// The active session id of `key`, created on first use.

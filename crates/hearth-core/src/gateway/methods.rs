@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::agent::tools::ToolBox;
 use crate::agent::{TurnRequest, TurnSession, run_turn};
 use crate::agents::Agent;
+use crate::commands::SlashCommand;
 use crate::runtime::Runtime;
 use crate::sessions::{agent_of_key, resolve_key};
 use crate::util::{new_id, truncate_chars};
@@ -49,7 +50,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
             uptime_ms: uptime_ms(rt),
         }),
         Request::Status(_) => status(rt).await,
-        Request::ChatSend(p) => chat_send(rt, p),
+        Request::ChatSend(p) => chat_send(rt, p).await,
         Request::ChatHistory(p) => chat_history(rt, p).await,
         Request::ChatAbort(p) => {
             let live = rt.live();
@@ -116,6 +117,22 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
         Request::ConfigSchema(_) => ok(ConfigSchemaResult {
             schema: hearth_config::schema(),
         }),
+        Request::ExecApprovalList(_) => ok(crate::agent::tools::approvals::list_method(rt)),
+        Request::ExecApprovalResolve(p) => {
+            ok(crate::agent::tools::approvals::resolve_method(rt, p).await?)
+        }
+        Request::SkillsList(p) => {
+            let live = rt.live();
+            let agent = match p.agent_id.as_deref() {
+                Some(id) => live.agents.get(id).ok_or_else(|| {
+                    ErrorShape::new(ErrorCode::NotFound, format!("no agent `{id}`"))
+                })?,
+                None => live.agents.default_agent(),
+            };
+            let registry =
+                crate::agent::prompt::ContextCache::shared().skills(&rt.home, &live.config, agent);
+            ok(registry.list_result())
+        }
     }
 }
 
@@ -197,7 +214,7 @@ fn pick_agent(
     }
 }
 
-fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
+async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
     if rt.shutdown.is_cancelled() {
         return Err(ErrorShape::new(
             ErrorCode::Unavailable,
@@ -216,6 +233,9 @@ fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             agent.id
         )));
     }
+    if let Some(command) = SlashCommand::parse(&p.message) {
+        return run_command(rt, command, &agent, key).await;
+    }
     let run_id = new_id();
     if let Some(existing) = p
         .idempotency_key
@@ -226,9 +246,11 @@ fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             run_id: existing,
             session_key: key,
             status: RunAcceptance::Duplicate,
+            reply: None,
         });
     }
     let (_, busy) = rt.sessions.session_lock(&key);
+    let tools = ToolBox::for_agent(rt, &agent);
     let request = TurnRequest {
         run_id: run_id.clone(),
         agent,
@@ -239,7 +261,7 @@ fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
         },
         input: Message::user(p.message),
         extra_system: None,
-        tools: ToolBox::default(),
+        tools,
         cancel: rt.runs_cancel.child_token(),
         observer: None,
     };
@@ -256,7 +278,91 @@ fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
         } else {
             RunAcceptance::Started
         },
+        reply: None,
     })
+}
+
+/// Answers a slash command without a model.
+async fn run_command(
+    rt: &Arc<Runtime>,
+    command: SlashCommand,
+    agent: &Agent,
+    key: String,
+) -> MethodResult {
+    let reply = match command {
+        SlashCommand::Reset => {
+            rt.sessions.abort(&key, None);
+            let previous = rt.store.reset_session(&key).await.map_err(store_error)?;
+            rt.sessions.forget(&key);
+            if previous.is_some() {
+                publish_change(rt, &key, previous, SessionChange::Reset);
+                "Started a new session. The previous conversation is kept (`hearth sessions list --all`).".to_owned()
+            } else {
+                "This session is already empty.".to_owned()
+            }
+        }
+        SlashCommand::Stop => match rt.sessions.abort(&key, None).len() {
+            0 => "Nothing is running.".to_owned(),
+            1 => "Stopped.".to_owned(),
+            n => format!("Stopped {n} runs."),
+        },
+        SlashCommand::Status => status_text(rt, agent, &key).await?,
+    };
+    ok(ChatSendResult {
+        run_id: new_id(),
+        session_key: key,
+        status: RunAcceptance::Command,
+        reply: Some(reply),
+    })
+}
+
+/// `/status`: the session's model, size, tokens, cost and how full the context is.
+async fn status_text(rt: &Arc<Runtime>, agent: &Agent, key: &str) -> Result<String, ErrorShape> {
+    let live = rt.live();
+    let model = agent
+        .model
+        .primary
+        .clone()
+        .unwrap_or_else(|| "none (set agents.defaults.model.primary)".to_owned());
+    let window = agent
+        .model
+        .primary
+        .as_deref()
+        .and_then(|m| live.models.resolve(m).ok())
+        .map(|m| m.def.context_window);
+    let mut lines = vec![format!("Model: {model}")];
+    if !agent.model.fallbacks.is_empty() {
+        lines.push(format!("Fallbacks: {}", agent.model.fallbacks.join(", ")));
+    }
+    let Some(session) = rt.store.session_for_key(key).await.map_err(store_error)? else {
+        lines.push(format!("Session: {key}, no messages yet"));
+        return Ok(lines.join("\n"));
+    };
+    let u = &session.usage;
+    lines.push(format!(
+        "Session: {key}, {} messages",
+        session.message_count
+    ));
+    let cost = u.cost.map(|c| format!(", ${c:.4}")).unwrap_or_default();
+    lines.push(format!(
+        "Tokens: {} in, {} out, {} cache read, {} cache write{cost}",
+        u.input, u.output, u.cache_read, u.cache_write
+    ));
+    let recent = rt
+        .store
+        .transcript(&session.id, Some(20))
+        .await
+        .map_err(store_error)?;
+    let last_prompt = recent
+        .iter()
+        .rev()
+        .find_map(|m| m.usage)
+        .map(|u| u.input + u.cache_read + u.cache_write);
+    if let (Some(used), Some(window)) = (last_prompt, window) {
+        let pct = used.saturating_mul(100) / window.max(1);
+        lines.push(format!("Context: {used} of {window} tokens ({pct}%)"));
+    }
+    Ok(lines.join("\n"))
 }
 
 async fn chat_history(rt: &Arc<Runtime>, p: ChatHistoryParams) -> MethodResult {

@@ -274,12 +274,16 @@ fn usage_json(u: &Usage) -> Value {
 
 fn turn_error(err: &TurnError) -> ApiError {
     let (status, kind, code) = match err {
-        TurnError::Provider(e) if e.kind() == "rate_limited" => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            "upstream_rate_limited",
-        ),
-        TurnError::Provider(_) | TurnError::Incomplete => {
+        TurnError::Provider(e) | TurnError::AllFailed { last: e, .. }
+            if e.kind() == "rate_limited" =>
+        {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "upstream_rate_limited",
+            )
+        }
+        TurnError::Provider(_) | TurnError::AllFailed { .. } | TurnError::Incomplete => {
             (StatusCode::BAD_GATEWAY, "api_error", "upstream_error")
         }
         TurnError::Model(_) => (
@@ -293,7 +297,7 @@ fn turn_error(err: &TurnError) -> ApiError {
         TurnError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", "internal"),
     };
     let mut e = ApiError::new(status, kind, code, err.to_string());
-    if let TurnError::Provider(p) = err {
+    if let TurnError::Provider(p) | TurnError::AllFailed { last: p, .. } = err {
         e.retry_after = p.retry_after();
     }
     e
@@ -345,13 +349,14 @@ pub(super) async fn chat_completions(
     } else {
         (None, None)
     };
+    let tools = ToolBox::for_agent(&rt, &agent);
     let request = TurnRequest {
         run_id: run_id.clone(),
         agent,
         session,
         input,
         extra_system: (!system.is_empty()).then(|| system.join("\n\n")),
-        tools: ToolBox::default(),
+        tools,
         cancel: cancel.clone(),
         observer,
     };

@@ -90,7 +90,7 @@ impl Explanation {
 }
 
 /// The error for a non-success HTTP response.
-pub(super) fn from_http(
+pub(crate) fn from_http(
     status: u16,
     headers: &HeaderMap,
     body: &str,
@@ -108,7 +108,7 @@ pub(super) fn from_http(
 }
 
 /// The error for an `{"error": ...}` object received inside the event stream.
-pub(super) fn from_stream(
+pub(crate) fn from_stream(
     error: &Value,
     output_started: bool,
     redactor: &Redactor,

@@ -3,12 +3,13 @@
 //!
 //! - [`request`] maps a [`ModelRequest`] to the JSON body (always streaming, with usage).
 //! - [`stream`] parses the SSE answer into [`crate::StreamEvent`]s.
-//! - [`errors`] maps error bodies and statuses to [`ProviderError`].
+//! - [`errors`] maps error bodies and statuses to [`ProviderError`]; `openai_responses` shares it,
+//!   since the Responses API answers errors in the same shape.
 //!
 //! Everything that does not depend on the request (URL, headers, the key's redactor) is built
 //! once in [`OpenAiCompletions::new`], so a call only serializes the body and sends it.
 
-mod errors;
+pub(crate) mod errors;
 mod request;
 mod stream;
 
