@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash installers/deps.sh --test
+# A real model server for tests/integration/real_model.rs (built once, then cached).
+bash tests/llm/setup.sh
 if ! command -v cargo >/dev/null 2>&1; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 
 echo "==> cargo fmt --check"

@@ -11,6 +11,7 @@ mod chat;
 mod failover;
 mod lifecycle;
 mod openai_http;
+mod real_model;
 mod reload;
 mod sessions;
 mod skills;

@@ -54,6 +54,17 @@ pub fn redacted(config: &Config) -> Value {
             }
         }
     }
+    // Skills' environment values are usually API keys.
+    if let Some(entries) = doc
+        .pointer_mut("/skills/entries")
+        .and_then(Value::as_object_mut)
+    {
+        for entry in entries.values_mut().filter_map(Value::as_object_mut) {
+            if let Some(env) = entry.get_mut("env").and_then(Value::as_object_mut) {
+                env.values_mut().for_each(hide);
+            }
+        }
+    }
     doc
 }
 
@@ -115,6 +126,19 @@ mod tests {
             } },
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn skill_environment_values_are_hidden() {
+        let config: Config = serde_json::from_value(json!({
+            "skills": { "entries": { "weather": { "env": { "WEATHER_API_KEY": "w-123" } } } }
+        }))
+        .unwrap();
+        let shown = redacted(&config);
+        assert_eq!(
+            shown["skills"]["entries"]["weather"]["env"]["WEATHER_API_KEY"],
+            REDACTED
+        );
     }
 
     #[test]

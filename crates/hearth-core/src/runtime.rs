@@ -105,6 +105,8 @@ pub struct Runtime {
     pub run_slots: Arc<Semaphore>,
     /// Provider keys cooling down after failures (kept across config reloads).
     pub cooldowns: crate::models::Cooldowns,
+    /// Workspace files, skills and system prompts between turns.
+    pub context: crate::agent::prompt::ContextCache,
     pub restart_required: Mutex<Vec<String>>,
     /// Shell commands waiting for a person's approval, and the ones allowed for good.
     pub approvals: ExecApprovals,
@@ -145,6 +147,7 @@ impl Runtime {
             http,
             run_slots: Arc::new(Semaphore::new(max_concurrent)),
             cooldowns: crate::models::Cooldowns::default(),
+            context: crate::agent::prompt::ContextCache::new(),
             restart_required: Mutex::new(Vec::new()),
             approvals,
         }

@@ -9,8 +9,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use hearth_config::ApiKind;
-
 /// Which wait ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeoutPhase {
@@ -101,13 +99,6 @@ pub enum ProviderError {
     #[error("the model call was cancelled")]
     Cancelled,
 
-    #[error(
-        "api kind `{}` is not supported by this build yet; use `openai-completions` if the \
-         provider offers an OpenAI-compatible endpoint",
-        .api.as_str()
-    )]
-    Unsupported { api: ApiKind },
-
     /// The provider's settings cannot be used (a malformed baseUrl or header).
     #[error("the provider settings are invalid: {message}; fix them in models.providers")]
     Config { message: String },
@@ -144,7 +135,6 @@ impl ProviderError {
             | ProviderError::InvalidRequest { .. }
             | ProviderError::Decode { .. }
             | ProviderError::Cancelled
-            | ProviderError::Unsupported { .. }
             | ProviderError::Config { .. } => false,
         }
     }
@@ -172,7 +162,6 @@ impl ProviderError {
             ProviderError::StreamBroken { .. } => "stream_broken",
             ProviderError::Decode { .. } => "decode",
             ProviderError::Cancelled => "cancelled",
-            ProviderError::Unsupported { .. } => "unsupported",
             ProviderError::Config { .. } => "config",
         }
     }
@@ -221,13 +210,6 @@ mod tests {
         assert_eq!(err.kind(), "rate_limited");
         assert_eq!(err.retry_after(), Some(Duration::from_millis(1500)));
         assert!(err.to_string().contains("retry in 1.5 s"), "{err}");
-        let err = ProviderError::Unsupported {
-            api: ApiKind::AnthropicMessages,
-        };
-        assert!(
-            err.to_string()
-                .contains("`anthropic-messages` is not supported by this build yet")
-        );
         let err = ProviderError::Timeout {
             phase: TimeoutPhase::FirstByte,
         };

@@ -6,10 +6,12 @@
 //! of [`StreamEvent`]s ending in a [`Completion`] comes out, and failures arrive as a classified
 //! [`ProviderError`] it can retry or fall back on.
 //!
-//! Layout: one module per API kind (`openai_completions`, `anthropic_messages`, ...), each
-//! registered by one line in [`build`]; shared plumbing beside them: `transport` (HTTP client,
-//! deadlines, cancellation, `Retry-After`, secret scrubbing), `sse` (event-stream decoding) and
-//! `assemble` (streamed pieces to the final assistant message).
+//! Layout: one module per API kind (`openai_completions`, `openai_responses`,
+//! `anthropic_messages`, `google_generative_ai`, `ollama`), each registered by one line in
+//! [`build`]; shared plumbing beside them: `transport` (HTTP client, deadlines, cancellation,
+//! `Retry-After`, secret scrubbing), `call_stream` (the streaming loop over a framed body),
+//! `sse` and `ndjson` (body framing), `assemble` (streamed pieces to the final assistant
+//! message) and `call_ids` (tool-call ids for APIs that give none).
 
 mod anthropic_messages;
 mod assemble;

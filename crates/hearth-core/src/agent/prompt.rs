@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use hearth_config::Config;
 use jiff::Zoned;
@@ -23,16 +23,6 @@ use super::skills::{SkillRegistry, SkillsCache};
 use super::workspace::{self, Caps, Stamp, WorkspaceFiles};
 use crate::StateDir;
 use crate::agents::Agent;
-
-/// The system prompt for `agent` now, from the process's [`ContextCache`].
-pub fn system_prompt(
-    home: &StateDir,
-    config: &Config,
-    agent: &Agent,
-    extra: Option<&str>,
-) -> String {
-    ContextCache::shared().system_prompt(home, config, agent, &Zoned::now(), extra)
-}
 
 /// The identity lines: name, role, language, date (the local one, which the daily notes use).
 fn header(agent: &Agent, now: &Zoned) -> String {
@@ -55,9 +45,8 @@ fn header(agent: &Agent, now: &Zoned) -> String {
     )
 }
 
-/// Workspace files, skills and assembled prompts, kept between turns. The gateway uses one
-/// per process ([`ContextCache::shared`]); entries are keyed by workspace path and agent id,
-/// so several gateways in one process (tests) do not mix.
+/// Workspace files, skills and assembled prompts, kept between turns; one per running gateway
+/// (`Runtime::context`), keyed by workspace path and agent id.
 #[derive(Debug, Default)]
 pub struct ContextCache {
     agents: Mutex<HashMap<AgentKey, Arc<Mutex<AgentContext>>>>,
@@ -89,12 +78,6 @@ struct Built {
 impl ContextCache {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// The gateway's cache.
-    pub fn shared() -> &'static ContextCache {
-        static SHARED: OnceLock<ContextCache> = OnceLock::new();
-        SHARED.get_or_init(ContextCache::new)
     }
 
     /// Files read from disk so far, workspace files and `SKILL.md`s (for tests: a warm cache

@@ -9,14 +9,13 @@ use hearth_protocol::events::{
     SessionChange, SessionsChanged,
 };
 use hearth_protocol::frame::{ErrorCode, ErrorShape};
-use hearth_protocol::transcript::{Message, StopReason, Usage};
+use hearth_protocol::transcript::{ContentBlock, Message, Role, StopReason, Usage};
 use hearth_providers::{Completion, ModelRequest, ProviderError, StreamEvent, ToolSpec};
 use hearth_store::{NewSession, RunRecord, RunStatus, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::prompt::system_prompt;
 use super::tools::ToolBox;
 use crate::agents::Agent;
 use crate::models::{ModelLookupError, ResolvedModel};
@@ -394,10 +393,11 @@ impl Turn<'_> {
         };
         let mut messages: Vec<Message> = history.as_ref().clone();
         let candidates = self.candidates()?;
-        let system = system_prompt(
+        let system = rt.context.system_prompt(
             &rt.home,
             &self.live.config,
             &req.agent,
+            &jiff::Zoned::now(),
             req.extra_system.as_deref(),
         );
         let tool_specs = req.tools.specs();
@@ -573,7 +573,7 @@ impl Turn<'_> {
             let request = ModelRequest {
                 model: model.model_id.clone(),
                 system: Some(system.to_owned()),
-                messages: messages.to_vec(),
+                messages: for_provider(messages, &model.provider_id),
                 tools: tools.to_vec(),
                 max_tokens: Some(model.def.max_tokens),
                 temperature: None,
@@ -759,6 +759,33 @@ impl Turn<'_> {
     }
 }
 
+/// The history as one provider may see it. Reasoning signatures are opaque tokens that only the
+/// provider that issued them accepts back (Anthropic rejects a Gemini signature, and the other
+/// way round), so after a failover or a `/model` switch they are dropped from other providers'
+/// messages; the reasoning text itself stays.
+fn for_provider(messages: &[Message], provider_id: &str) -> Vec<Message> {
+    let ours = |m: &Message| {
+        m.model
+            .as_deref()
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(p, _)| p == provider_id)
+    };
+    messages
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            if m.role == Role::Assistant && !ours(&m) {
+                for block in &mut m.content {
+                    if let ContentBlock::Thinking { signature, .. } = block {
+                        *signature = None;
+                    }
+                }
+            }
+            m
+        })
+        .collect()
+}
+
 fn publish_agent(rt: &Runtime, run_id: &str, session_key: &str, data: AgentEventData) {
     rt.bus.publish_with(|| {
         Event::Agent(AgentEvent {
@@ -808,4 +835,30 @@ fn publish_failure(
             error: (!aborted).then_some(shape),
         }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasoning_signatures_go_back_only_to_their_provider() {
+        let mut from_a = Message::new(
+            Role::Assistant,
+            vec![ContentBlock::Thinking {
+                thinking: "hmm".into(),
+                signature: Some("sig-a".into()),
+            }],
+        );
+        from_a.model = Some("a/m1".into());
+        let history = vec![Message::user("q"), from_a];
+        let same = for_provider(&history, "a");
+        assert!(
+            matches!(&same[1].content[0], ContentBlock::Thinking { signature: Some(s), .. } if s == "sig-a")
+        );
+        let other = for_provider(&history, "b");
+        assert!(
+            matches!(&other[1].content[0], ContentBlock::Thinking { signature: None, thinking } if thinking == "hmm")
+        );
+    }
 }

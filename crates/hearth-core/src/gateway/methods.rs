@@ -129,8 +129,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
                 })?,
                 None => live.agents.default_agent(),
             };
-            let registry =
-                crate::agent::prompt::ContextCache::shared().skills(&rt.home, &live.config, agent);
+            let registry = rt.context.skills(&rt.home, &live.config, agent);
             ok(registry.list_result())
         }
     }

@@ -278,8 +278,7 @@ fn builtin(
         BuiltinTool::SessionsHistory => Arc::new(sessions::SessionsHistoryTool),
         BuiltinTool::Message => Arc::new(message::MessageTool),
         BuiltinTool::Skill => {
-            let registry =
-                crate::agent::prompt::ContextCache::shared().skills(&rt.home, &live.config, agent);
+            let registry = rt.context.skills(&rt.home, &live.config, agent);
             // Only worth its place in the prompt when there is a skill to read.
             registry.available().next()?;
             Arc::new(skill::SkillTool::new(registry))
