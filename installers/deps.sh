@@ -55,6 +55,11 @@ if [ "$want_test" = 1 ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.40"
   fi
+  # The official MCP Python SDK: the test suite's MCP server (crates/hearth-test-utils/src/mcp_server.py).
+  if ! "$venv/bin/python" -c "import mcp" >/dev/null 2>&1; then
+    echo "==> installing the mcp Python SDK into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "mcp>=1.0"
+  fi
   if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install --locked cargo-nextest

@@ -343,3 +343,40 @@ async fn slash_commands_are_answered_by_the_gateway() {
         .unwrap();
     assert_eq!(history.messages.len(), 2);
 }
+
+#[tokio::test]
+async fn a_model_repeating_the_same_tool_call_is_stopped() {
+    let t = TestGateway::start().await;
+    // The model asks for the same search forever.
+    t.fake
+        .set_default(Reply::tool_calls([hearth_test_utils::FakeToolCall::new(
+            "call-1",
+            "memory_search",
+            r#"{"query":"milk"}"#,
+        )]));
+    let client = t.client().await;
+    let end = crate::harness::chat_to_end(&client, send("find the milk")).await;
+    assert_eq!(end.state, ChatState::Error);
+    assert!(
+        end.error
+            .unwrap()
+            .message
+            .contains("kept calling `memory_search`")
+    );
+    // Three real calls, two refusals fed back, then the run stopped: six model calls.
+    assert_eq!(t.fake.request_count(), 6);
+    let last = t.fake.last_request().unwrap().body;
+    let tool_results: Vec<&str> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(tool_results.len(), 5);
+    assert!(
+        tool_results[3].starts_with("refused"),
+        "{}",
+        tool_results[3]
+    );
+}

@@ -8,8 +8,10 @@ mod harness;
 
 mod auth;
 mod chat;
+mod compaction;
 mod failover;
 mod lifecycle;
+mod mcp;
 mod openai_http;
 mod real_model;
 mod reload;

@@ -61,6 +61,9 @@ pub(crate) enum Command {
     /// List and check skills (folders with a SKILL.md).
     #[command(subcommand)]
     Skills(SkillsCmd),
+    /// MCP servers connected to the running gateway.
+    #[command(subcommand)]
+    Mcp(McpCmd),
     /// Shell commands of agents waiting for your approval.
     #[command(subcommand)]
     Approvals(ApprovalsCmd),
@@ -171,6 +174,13 @@ pub(crate) enum SecretsCmd {
     Rm { name: String },
     /// Which backend holds the secrets.
     Backend,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum McpCmd {
+    /// Each server's state (starting, ready, failed, disabled), its tools and last error
+    /// (`--json` for scripts).
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,6 +65,19 @@ pub fn redacted(config: &Config) -> Value {
             }
         }
     }
+    // MCP servers' environment and header values are usually tokens.
+    if let Some(servers) = doc
+        .pointer_mut("/mcp/servers")
+        .and_then(Value::as_object_mut)
+    {
+        for server in servers.values_mut().filter_map(Value::as_object_mut) {
+            for key in ["env", "headers"] {
+                if let Some(map) = server.get_mut(key).and_then(Value::as_object_mut) {
+                    map.values_mut().for_each(hide);
+                }
+            }
+        }
+    }
     doc
 }
 
@@ -138,6 +151,32 @@ mod tests {
         assert_eq!(
             shown["skills"]["entries"]["weather"]["env"]["WEATHER_API_KEY"],
             REDACTED
+        );
+    }
+
+    #[test]
+    fn mcp_environment_and_header_values_are_hidden() {
+        let config: Config = serde_json::from_value(json!({
+            "mcp": { "servers": {
+                "gh": { "command": "gh-mcp", "env": { "GITHUB_TOKEN": "ghp-1" } },
+                "web": { "url": "http://127.0.0.1:1/mcp", "headers": { "X-Anything": "h-2" } },
+            } }
+        }))
+        .unwrap();
+        let shown = redacted(&config);
+        assert_eq!(
+            shown["mcp"]["servers"]["gh"]["env"]["GITHUB_TOKEN"],
+            REDACTED
+        );
+        assert_eq!(
+            shown["mcp"]["servers"]["web"]["headers"]["X-Anything"],
+            REDACTED
+        );
+        assert_eq!(shown["mcp"]["servers"]["gh"]["command"], "gh-mcp");
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("ghp-1") && !debug.contains("h-2"),
+            "{debug}"
         );
     }
 

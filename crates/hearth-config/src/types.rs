@@ -42,6 +42,8 @@ pub struct Config {
     pub skills: SkillsConfig,
     /// Which built-in tools agents may call, and the limits of the powerful ones.
     pub tools: ToolsConfig,
+    /// MCP servers whose tools agents may be offered (`tools.allow: ["group:mcp"]`).
+    pub mcp: McpConfig,
 }
 
 impl Default for Config {
@@ -57,6 +59,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             skills: SkillsConfig::default(),
             tools: ToolsConfig::default(),
+            mcp: McpConfig::default(),
         }
     }
 }
@@ -301,6 +304,8 @@ pub struct AgentDefaults {
     /// Do not write the starter workspace files (`AGENTS.md`, `SOUL.md`, ...) into an empty
     /// workspace.
     pub skip_bootstrap: bool,
+    /// Summarising older turns when a conversation nears the model's context window.
+    pub compaction: CompactionConfig,
 }
 
 impl Default for AgentDefaults {
@@ -313,8 +318,45 @@ impl Default for AgentDefaults {
             bootstrap_max_chars: 12_000,
             bootstrap_total_max_chars: 48_000,
             skip_bootstrap: false,
+            compaction: CompactionConfig::default(),
         }
     }
+}
+
+/// When and how a session's older turns are summarised to fit the model's context window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompactionConfig {
+    /// `auto`: compact before a model call whose prompt would not leave `reserveTokens` free;
+    /// `off`: never on its own (`/compact` still works).
+    pub mode: CompactionMode,
+    /// Tokens kept free in the context window for the answer.
+    pub reserve_tokens: u64,
+    /// The most recent turns worth about this many tokens stay verbatim; older ones are
+    /// summarised.
+    pub keep_recent_tokens: u64,
+    /// Before compacting, let the agent write durable notes to `memory/YYYY-MM-DD.md`.
+    pub memory_flush: bool,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        Self {
+            mode: CompactionMode::Auto,
+            reserve_tokens: 4096,
+            keep_recent_tokens: 8000,
+            memory_flush: true,
+        }
+    }
+}
+
+/// Whether compaction runs on its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CompactionMode {
+    #[default]
+    Auto,
+    Off,
 }
 
 /// Which model answers, and which ones to try when it fails.
@@ -789,6 +831,96 @@ impl Default for WebFetchConfig {
             timeout_sec: 20,
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// mcp
+
+/// Model Context Protocol servers. Their tools are offered to agents as `<server>__<tool>`, but
+/// only where the tool policy allows them (`group:mcp`, `github__*`, or exact names): no
+/// profile includes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct McpConfig {
+    /// Servers by name (lowercase letters, digits, `_` and `-`, at most 32 characters).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub servers: BTreeMap<String, McpServerConfig>,
+}
+
+/// One MCP server: a local command speaking MCP over stdio (`command`, `args`, `env`, `cwd`),
+/// or a remote one over streamable HTTP (`url`, `headers`). Exactly one of `command` and `url`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct McpServerConfig {
+    /// The program to start, e.g. `"npx"`; found on `PATH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Its arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment variables added to the gateway's for the command, e.g.
+    /// `{ "GITHUB_TOKEN": "${GITHUB_TOKEN}" }`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// The command's working directory; default the gateway's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The server's streamable HTTP endpoint, e.g. `"https://mcp.example.com/mcp"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// HTTP headers sent with every request, e.g. `{ "Authorization": "Bearer ${TOKEN}" }`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// `stdio` or `streamable-http`; implied by `command` or `url` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<McpTransport>,
+    /// Start the server and offer its tools.
+    pub enabled: bool,
+    /// Time allowed for connecting and for one tool call, in seconds.
+    pub timeout_sec: u64,
+}
+
+impl Default for McpServerConfig {
+    fn default() -> Self {
+        Self {
+            command: None,
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            url: None,
+            headers: BTreeMap::new(),
+            transport: None,
+            enabled: true,
+            timeout_sec: 60,
+        }
+    }
+}
+
+/// Environment and header values are usually credentials, so only their names are shown.
+impl fmt::Debug for McpServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpServerConfig")
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("cwd", &self.cwd)
+            .field("url", &self.url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("transport", &self.transport)
+            .field("enabled", &self.enabled)
+            .field("timeout_sec", &self.timeout_sec)
+            .finish()
+    }
+}
+
+/// How the gateway talks to an MCP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum McpTransport {
+    /// A child process; MCP over its stdin and stdout.
+    Stdio,
+    /// MCP's streamable HTTP transport.
+    StreamableHttp,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,7 +20,83 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     check_models(config, &mut out);
     check_agents(config, &mut out);
     check_logging(config, &mut out);
+    check_mcp(config, &mut out);
     out
+}
+
+fn check_mcp(config: &Config, out: &mut Vec<Issue>) {
+    for (name, server) in &config.mcp.servers {
+        let path = child_key("mcp.servers", name);
+        let name_ok = (1..=32).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'));
+        if !name_ok {
+            out.push(
+                Issue::error(
+                    path.clone(),
+                    format!("`{name}` is not a valid MCP server name"),
+                )
+                .with_hint("use 1 to 32 lowercase letters, digits, `_` and `-`"),
+            );
+        }
+        let transport = match (&server.command, &server.url) {
+            (Some(_), None) => crate::McpTransport::Stdio,
+            (None, Some(_)) => crate::McpTransport::StreamableHttp,
+            (Some(_), Some(_)) => {
+                out.push(
+                    Issue::error(path.clone(), "has both `command` and `url`")
+                        .with_hint("keep `command` for a local server or `url` for a remote one"),
+                );
+                continue;
+            }
+            (None, None) => {
+                out.push(
+                    Issue::error(path.clone(), "needs `command` or `url`")
+                        .with_hint("e.g. `command: \"npx\", args: [\"-y\", \"some-mcp-server\"]`"),
+                );
+                continue;
+            }
+        };
+        if server.transport.is_some_and(|t| t != transport) {
+            out.push(
+                Issue::error(
+                    child_key(&path, "transport"),
+                    "does not match `command` (stdio) or `url` (streamable-http)",
+                )
+                .with_hint("remove it: the transport follows from `command` or `url`"),
+            );
+        }
+        if let Some(url) = &server.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            out.push(
+                Issue::error(
+                    child_key(&path, "url"),
+                    format!("`{url}` is not an http(s) URL"),
+                )
+                .with_hint("e.g. `https://mcp.example.com/mcp`"),
+            );
+        }
+        if server.command.is_none() && (!server.args.is_empty() || !server.env.is_empty()) {
+            out.push(Issue::warning(
+                path.clone(),
+                "`args` and `env` are ignored without `command`",
+            ));
+        }
+        if server.url.is_none() && !server.headers.is_empty() {
+            out.push(Issue::warning(
+                child_key(&path, "headers"),
+                "ignored without `url`",
+            ));
+        }
+        if server.timeout_sec == 0 {
+            out.push(
+                Issue::error(child_key(&path, "timeoutSec"), "must be at least 1")
+                    .with_hint("the default is 60"),
+            );
+        }
+    }
 }
 
 fn check_gateway(config: &Config, out: &mut Vec<Issue>) {
@@ -602,6 +678,29 @@ mod tests {
                 "warning: agents.defaults.model.fallbacks[1]: model `o9` is not listed for provider `openai`; it will use default limits (add it to models.providers.openai.models to set its limits)",
                 "agents.list[0].model: unknown provider `anthropic` in `anthropic/claude` (configured providers: openai)",
                 "warning: agents.list[1].model.primary: model `gpt-4o-mni` is not listed for provider `openai`; it will use default limits (did you mean `gpt-4o-mini`?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn mcp_servers_need_exactly_one_of_command_and_url() {
+        let mut config = base();
+        config.mcp = serde_json::from_value(serde_json::json!({ "servers": {
+            "both": { "command": "x", "url": "http://127.0.0.1:1/mcp" },
+            "neither": {},
+            "Bad.Name": { "command": "x" },
+            "ok": { "command": "x" },
+            "web": { "url": "ftp://x", "transport": "stdio" },
+        } }))
+        .unwrap();
+        assert_eq!(
+            shown(&config),
+            [
+                "mcp.servers[\"Bad.Name\"]: `Bad.Name` is not a valid MCP server name (use 1 to 32 lowercase letters, digits, `_` and `-`)",
+                "mcp.servers.both: has both `command` and `url` (keep `command` for a local server or `url` for a remote one)",
+                "mcp.servers.neither: needs `command` or `url` (e.g. `command: \"npx\", args: [\"-y\", \"some-mcp-server\"]`)",
+                "mcp.servers.web.transport: does not match `command` (stdio) or `url` (streamable-http) (remove it: the transport follows from `command` or `url`)",
+                "mcp.servers.web.url: `ftp://x` is not an http(s) URL (e.g. `https://mcp.example.com/mcp`)",
             ]
         );
     }

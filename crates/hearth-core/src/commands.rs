@@ -1,9 +1,10 @@
 //! Slash commands: messages the gateway answers itself, never sent to a model.
 //!
 //! `/new` and `/reset` start a new session (the old one stays readable), `/stop` aborts the
-//! session's runs, `/status` reports the session's model, tokens, cost and context fill.
-//! They work the same from every client (the Control UI, `hearth chat`, and later every channel),
-//! because they are recognised where a message enters a session.
+//! session's runs, `/status` reports the session's model, tokens, cost and context fill,
+//! `/compact` summarises the session's older turns now, `/model` shows or switches the session's
+//! model. They work the same from every client (the Control UI, `hearth chat`, and later every
+//! channel), because they are recognised where a message enters a session.
 
 /// A recognised command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,20 +15,50 @@ pub enum SlashCommand {
     Stop,
     /// `/status`.
     Status,
+    /// `/compact`.
+    Compact,
+    /// `/model`, `/model <provider/model>` or `/model default`.
+    Model(ModelChoice),
+}
+
+/// What `/model` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// `/model`: show the current model and the choices.
+    Show,
+    /// `/model default`: back to the agent's model.
+    Default,
+    /// `/model <provider/model>`.
+    Set(String),
 }
 
 impl SlashCommand {
-    /// Recognises a command: the whole message is the command, case-insensitive, surrounding
-    /// spaces ignored. Anything else (including unknown `/words`) is an ordinary message.
+    /// Recognises a command: the message is the command word (case-insensitive, surrounding
+    /// spaces ignored), followed by an argument only for `/model`. Anything else (including
+    /// unknown `/words` and arguments to the other commands) is an ordinary message.
     pub fn parse(text: &str) -> Option<SlashCommand> {
-        let word = text.trim();
-        if !word.starts_with('/') || word.contains(char::is_whitespace) {
+        let text = text.trim();
+        if !text.starts_with('/') {
             return None;
         }
-        match word.to_ascii_lowercase().as_str() {
-            "/new" | "/reset" => Some(SlashCommand::Reset),
-            "/stop" => Some(SlashCommand::Stop),
-            "/status" => Some(SlashCommand::Status),
+        let (word, arg) = match text.split_once(char::is_whitespace) {
+            Some((word, arg)) => (word, Some(arg.trim())),
+            None => (text, None),
+        };
+        let word = word.to_ascii_lowercase();
+        match (word.as_str(), arg) {
+            ("/new" | "/reset", None) => Some(SlashCommand::Reset),
+            ("/stop", None) => Some(SlashCommand::Stop),
+            ("/status", None) => Some(SlashCommand::Status),
+            ("/compact", None) => Some(SlashCommand::Compact),
+            ("/model", None) => Some(SlashCommand::Model(ModelChoice::Show)),
+            ("/model", Some(arg)) if !arg.contains(char::is_whitespace) => Some(
+                SlashCommand::Model(if arg.eq_ignore_ascii_case("default") {
+                    ModelChoice::Default
+                } else {
+                    ModelChoice::Set(arg.to_owned())
+                }),
+            ),
             _ => None,
         }
     }
@@ -43,8 +74,27 @@ mod tests {
         assert_eq!(SlashCommand::parse("  /RESET "), Some(SlashCommand::Reset));
         assert_eq!(SlashCommand::parse("/stop"), Some(SlashCommand::Stop));
         assert_eq!(SlashCommand::parse("/status"), Some(SlashCommand::Status));
+        assert_eq!(SlashCommand::parse("/compact"), Some(SlashCommand::Compact));
         assert_eq!(SlashCommand::parse("/new please"), None);
+        assert_eq!(SlashCommand::parse("/compact now"), None);
         assert_eq!(SlashCommand::parse("/unknown"), None);
         assert_eq!(SlashCommand::parse("say /new"), None);
+    }
+
+    #[test]
+    fn model_takes_one_argument() {
+        assert_eq!(
+            SlashCommand::parse("/model"),
+            Some(SlashCommand::Model(ModelChoice::Show))
+        );
+        assert_eq!(
+            SlashCommand::parse(" /Model  openai/gpt-5 "),
+            Some(SlashCommand::Model(ModelChoice::Set("openai/gpt-5".into())))
+        );
+        assert_eq!(
+            SlashCommand::parse("/model DEFAULT"),
+            Some(SlashCommand::Model(ModelChoice::Default))
+        );
+        assert_eq!(SlashCommand::parse("/model a/b c/d"), None);
     }
 }

@@ -13,17 +13,20 @@
 //! - [`agent`]: one agent turn, from the user's message to the stored answer.
 //! - [`bus`]: events fanned out to WebSocket clients.
 //! - [`gateway`]: the HTTP routes, the WebSocket protocol, auth and origin checks.
+//! - [`mcp`]: MCP servers' tools, offered to agents.
 //! - [`reload`]: config file watching.
 //! - [`logging`]: tracing setup (terminal and JSON files).
 
 pub mod agent;
 pub mod agents;
 pub mod bus;
+pub mod catalog;
 pub mod commands;
 mod error;
 pub mod gateway;
 pub mod home;
 pub mod logging;
+pub mod mcp;
 pub mod models;
 pub mod reload;
 pub mod runtime;

@@ -210,15 +210,7 @@ impl ModelRegistry {
             .iter()
             .find(|m| m.id == model_id)
             .cloned()
-            .unwrap_or_else(|| ModelDef {
-                id: model_id.to_owned(),
-                name: None,
-                reasoning: false,
-                input: vec![hearth_config::InputKind::Text],
-                cost: None,
-                context_window: 128_000,
-                max_tokens: 4096,
-            });
+            .unwrap_or_else(|| crate::catalog::defaults_for(model_id));
         Ok(ResolvedModel {
             reference: reference.to_owned(),
             provider_id: provider_id.to_owned(),

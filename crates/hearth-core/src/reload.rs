@@ -118,6 +118,7 @@ pub(crate) async fn reload_once(
     match rt.rebuild_live(next.clone(), loaded.hash.clone()).await {
         Ok(live) => {
             rt.replace_live(live);
+            rt.mcp.apply(&next.mcp);
             {
                 let mut pending = rt
                     .restart_required

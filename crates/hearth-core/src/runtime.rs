@@ -110,6 +110,8 @@ pub struct Runtime {
     pub restart_required: Mutex<Vec<String>>,
     /// Shell commands waiting for a person's approval, and the ones allowed for good.
     pub approvals: ExecApprovals,
+    /// MCP servers and their tools.
+    pub mcp: crate::mcp::McpManager,
 }
 
 impl Runtime {
@@ -150,6 +152,7 @@ impl Runtime {
             context: crate::agent::prompt::ContextCache::new(),
             restart_required: Mutex::new(Vec::new()),
             approvals,
+            mcp: crate::mcp::McpManager::new(),
         }
     }
 

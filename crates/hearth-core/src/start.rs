@@ -85,6 +85,8 @@ impl Gateway {
             http,
         ));
         rt.set_listen_addr(local);
+        // In the background: start-up never waits for MCP servers.
+        rt.mcp.apply(&rt.live().config.mcp);
         let watcher = match config.gateway.reload.mode {
             hearth_config::ReloadMode::Hot => Some(reload::watch(&rt, opts.clone())?),
             hearth_config::ReloadMode::Off => None,
@@ -184,6 +186,7 @@ impl RunningGateway {
         {
             tracing::warn!("the HTTP server did not stop in time");
         }
+        rt.mcp.shutdown().await;
         rt.store.close().await;
         tracing::info!("gateway stopped");
     }

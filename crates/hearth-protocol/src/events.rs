@@ -116,6 +116,14 @@ pub enum AgentEventData {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cooldown_ms: Option<u64>,
     },
+    /// The session's older turns were summarised to fit the model's context.
+    #[serde(rename_all = "camelCase")]
+    Compaction {
+        messages_summarised: u64,
+        /// Estimated prompt tokens before and after.
+        tokens_before: u64,
+        tokens_after: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -415,6 +415,20 @@ pub struct SessionsResetResult {
     pub previous_session_id: Option<String>,
 }
 
+/// What `sessions.compact` did. The transcript is unchanged; the summary is shown in
+/// `chat.history` as a `system` message right after the last message it covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsCompactResult {
+    pub key: String,
+    /// False when there was nothing to summarise (no session, or too short a conversation).
+    pub compacted: bool,
+    pub messages_summarised: u64,
+    /// Estimated prompt tokens before and after.
+    pub tokens_before: u64,
+    pub tokens_after: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionsDeleteResult {
@@ -538,6 +552,50 @@ pub struct SkillLoadError {
     pub message: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// mcp
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct McpStatusResult {
+    /// Every configured MCP server, by name.
+    pub servers: Vec<McpServerStatus>,
+}
+
+/// One MCP server as the gateway sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServerStatus {
+    /// The name under `mcp.servers`; its tools are offered as `<name>__<tool>`.
+    pub name: String,
+    /// `stdio` (a child process) or `http` (streamable HTTP).
+    pub transport: String,
+    pub state: McpServerState,
+    /// The names the model sees, while the server is ready.
+    pub tools: Vec<String>,
+    /// The last connection or listing failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// While `failed`: milliseconds until the next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+    /// How many times the server was started again after a failure.
+    pub restarts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum McpServerState {
+    /// Connecting and listing its tools.
+    Starting,
+    /// Connected; its tools are offered (subject to the tool policy).
+    Ready,
+    /// Exited or could not connect; retried after a backoff. Its tools are not offered.
+    Failed,
+    /// `enabled: false`.
+    Disabled,
+}
+
 /// Method names mapped to their docs, for `hello-ok` and documentation.
 pub fn method_docs() -> BTreeMap<&'static str, &'static str> {
     Method::ALL.iter().map(|m| (m.name(), m.doc())).collect()
@@ -564,6 +622,8 @@ methods! {
     SessionsReset = "sessions.reset" (SessionKeyParams) -> SessionsResetResult;
     /// Delete a session key's current and archived sessions with their transcripts.
     SessionsDelete = "sessions.delete" (SessionKeyParams) -> SessionsDeleteResult;
+    /// Summarise a session's older turns now (what `/compact` does); the transcript stays whole.
+    SessionsCompact = "sessions.compact" (SessionKeyParams) -> SessionsCompactResult;
     /// Every configured model, as `provider/model`.
     ModelsList = "models.list" (Empty) -> ModelsListResult;
     /// The effective config, secrets redacted, with the file's hash.
@@ -576,6 +636,8 @@ methods! {
     ExecApprovalList = "exec.approval.list" (Empty) -> ExecApprovalListResult;
     /// Decide a pending shell command: `allow-once`, `allow-always` or `deny`. `NOT_FOUND` when it is no longer pending.
     ExecApprovalResolve = "exec.approval.resolve" (ExecApprovalResolveParams) -> ExecApprovalResolveResult;
+    /// MCP servers: state, tools offered and the last error.
+    McpStatus = "mcp.status" (Empty) -> McpStatusResult;
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //!
 //! Queries are plain runtime queries (no `query!` macros), so building needs no database.
 
+mod compactions;
 mod error;
 mod model;
 mod sessions;
@@ -17,6 +18,7 @@ mod store;
 mod turns;
 mod writer;
 
+pub use compactions::{CompactionRecord, NewCompaction, SessionContext, TranscriptEntry};
 pub use error::StoreError;
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};
 pub use store::Store;

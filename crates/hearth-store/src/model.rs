@@ -23,6 +23,8 @@ pub struct SessionRecord {
     pub message_count: u64,
     /// The sum of the committed turns' usage.
     pub usage: Usage,
+    /// `provider/model` chosen with `/model` for this session, used instead of the agent's primary.
+    pub model_override: Option<String>,
 }
 
 impl SessionRecord {
@@ -126,7 +128,7 @@ pub(crate) fn to_db_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn from_db_int(n: i64) -> u64 {
+pub(crate) fn from_db_int(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -143,7 +145,7 @@ fn usage_from_columns(input: i64, output: i64, read: i64, write: i64, cost: Opti
 /// The column list every session query selects, in [`SessionRow`]'s order.
 pub(crate) const SESSION_COLUMNS: &str = "id, key, agent_id, channel, sender, title, created_at, \
      updated_at, archived, message_count, input_tokens, output_tokens, cache_read_tokens, \
-     cache_write_tokens, cost";
+     cache_write_tokens, cost, model_override";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SessionRow {
@@ -162,6 +164,7 @@ pub(crate) struct SessionRow {
     cache_read_tokens: i64,
     cache_write_tokens: i64,
     cost: Option<f64>,
+    model_override: Option<String>,
 }
 
 impl From<SessionRow> for SessionRecord {
@@ -184,6 +187,7 @@ impl From<SessionRow> for SessionRecord {
             updated_at: r.updated_at,
             archived: r.archived,
             message_count: from_db_int(r.message_count),
+            model_override: r.model_override,
         }
     }
 }

@@ -117,6 +117,9 @@ mod tests {
             format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ? AND archived = 0"),
             format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"),
             "DELETE FROM sessions WHERE key = ?".to_owned(),
+            crate::compactions::LATEST_COMPACTION.to_owned(),
+            crate::compactions::MESSAGES_AFTER.to_owned(),
+            crate::compactions::MODEL_OVERRIDE.to_owned(),
         ];
         for sql in queries {
             let plan: Vec<(i64, i64, i64, String)> =

@@ -631,3 +631,70 @@ async fn concurrent_turns_commit_together_and_a_bad_one_fails_alone() {
     }
     assert!(store.get_run("bad").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn compaction_context_history_override_and_flush_mark() {
+    use hearth_store::{NewCompaction, TranscriptEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (s, _) = store
+        .ensure_session(new_session("k", "main", "cli"))
+        .await
+        .unwrap();
+    let msgs: Vec<Message> = (1..=6).map(|i| Message::user(format!("m{i}"))).collect();
+    store
+        .commit_turn(&s.id, &run("r1", None, "m1", usage(1, 1, None), 0), &msgs)
+        .await
+        .unwrap();
+    assert_eq!(store.last_seq(&s.id).await.unwrap(), 6);
+    let before = store.context(&s.id, None).await.unwrap();
+    assert!(before.compaction.is_none());
+    assert_eq!(before.messages.len(), 6);
+
+    let new = NewCompaction {
+        through_seq: 4,
+        summary: "first four",
+        messages_summarised: 4,
+        tokens_before: 100,
+        tokens_after: 20,
+        model: Some("a/b"),
+    };
+    store.record_compaction(&s.id, &new).await.unwrap();
+    let ctx = store.context(&s.id, Some(200)).await.unwrap();
+    assert_eq!(ctx.compaction.as_ref().unwrap().summary, "first four");
+    let texts: Vec<String> = ctx.messages.iter().map(Message::plain_text).collect();
+    assert_eq!(texts, vec!["m5", "m6"]);
+    assert_eq!(ctx.last_seq, 6);
+
+    // The full history keeps every message, the summary right after the last one it covers.
+    let entries = store.transcript_entries(&s.id, None).await.unwrap();
+    assert_eq!(entries.len(), 7);
+    assert!(matches!(&entries[4], TranscriptEntry::Compaction(c) if c.through_seq == 4));
+    assert!(matches!(&entries[6], TranscriptEntry::Message(m) if m.plain_text() == "m6"));
+    let tail = store.transcript_entries(&s.id, Some(2)).await.unwrap();
+    assert_eq!(tail.len(), 2, "a summary before the window is left out");
+
+    assert_eq!(store.model_override(&s.id).await.unwrap(), None);
+    assert!(store.set_model_override(&s.id, Some("x/y")).await.unwrap());
+    drop(store);
+    let store = open(dir.path()).await;
+    let again = store.session_for_key("k").await.unwrap().unwrap();
+    assert_eq!(again.model_override.as_deref(), Some("x/y"));
+    assert!(store.set_model_override(&s.id, None).await.unwrap());
+    assert_eq!(store.model_override(&s.id).await.unwrap(), None);
+
+    assert_eq!(store.memory_flushed_seq(&s.id).await.unwrap(), 0);
+    store.set_memory_flushed_seq(&s.id, 4).await.unwrap();
+    store.set_memory_flushed_seq(&s.id, 2).await.unwrap();
+    assert_eq!(
+        store.memory_flushed_seq(&s.id).await.unwrap(),
+        4,
+        "the mark never goes back"
+    );
+
+    store.delete_sessions("k").await.unwrap();
+    assert!(
+        store.compactions(&s.id).await.unwrap().is_empty(),
+        "deleted with the session"
+    );
+}

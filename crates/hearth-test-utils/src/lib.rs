@@ -9,6 +9,7 @@
 //! - [`anthropic`]: [`FakeAnthropic`], Anthropic's Messages (`/v1/messages`).
 //! - [`gemini`]: [`FakeGemini`], the Gemini API (`/v1beta/models/{model}:streamGenerateContent`).
 //! - [`ollama`]: [`FakeOllama`], Ollama's native API (`/api/chat`, `/api/tags`).
+//! - [`mcp_server`]: [`FakeMcpServer`], a real MCP server (Python, official SDK) over stdio or HTTP.
 //!
 //! Fakes are scripted with a queue of replies, record every request they receive, and shut down
 //! when dropped; that machinery is shared, in [`script`]. They are also used by `hearth-bench`,
@@ -16,6 +17,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod mcp_server;
 pub mod ollama;
 pub mod openai;
 pub mod openai_responses;
@@ -23,6 +25,7 @@ pub mod script;
 
 pub use anthropic::FakeAnthropic;
 pub use gemini::FakeGemini;
+pub use mcp_server::FakeMcpServer;
 pub use ollama::FakeOllama;
 pub use openai::FakeOpenAi;
 pub use openai_responses::FakeOpenAiResponses;

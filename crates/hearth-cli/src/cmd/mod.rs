@@ -11,6 +11,7 @@ mod chat;
 mod config;
 mod doctor;
 mod gateway;
+mod mcp;
 mod secrets;
 mod sessions;
 mod skills;
@@ -26,6 +27,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(cmd) => config::run(&g, cmd).await,
         Command::Secrets(cmd) => secrets::run(&g, cmd).await,
         Command::Skills(cmd) => skills::run(&g, cmd),
+        Command::Mcp(cmd) => mcp::run(&g, cmd).await,
         Command::Approvals(cmd) => approvals::run(&g, cmd).await,
         Command::Doctor(args) => doctor::run(&g, args).await,
         Command::Dashboard => status::dashboard(&g).await,

@@ -6,6 +6,7 @@
 //! published as `chat` and `agent` events on the bus and, for an HTTP caller, on the turn's own
 //! observer channel.
 
+pub mod compaction;
 pub mod prompt;
 pub mod skills;
 pub mod tools;

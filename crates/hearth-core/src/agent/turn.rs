@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::compaction::{self, Compaction};
 use super::tools::ToolBox;
 use crate::agents::Agent;
 use crate::models::{ModelLookupError, ResolvedModel};
@@ -23,11 +24,12 @@ use crate::runtime::Runtime;
 use crate::sessions::ActiveRun;
 use crate::util::now_ms;
 
-/// Transcript messages loaded as context. Compaction replaces this cap with a token budget.
-const HISTORY_LIMIT: u32 = 200;
-
 /// Longest wait for a cooling provider before a turn gives up (honouring `Retry-After`).
 const MAX_FAILOVER_WAIT: Duration = Duration::from_secs(10);
+
+/// The same tool call (name and arguments) allowed this often in one turn; further repeats are
+/// answered with an error, and two more stop the turn.
+const MAX_IDENTICAL_CALLS: usize = 3;
 
 /// Model calls in one turn before the loop is stopped.
 const MAX_ITERATIONS: usize = 24;
@@ -115,6 +117,8 @@ pub enum TurnError {
     TooManyIterations(usize),
     #[error("the model's answer ended without a completion")]
     Incomplete,
+    #[error("the model kept calling `{0}` with the same arguments; stopped the run")]
+    LoopDetected(String),
     #[error("every model failed: {}; last error: {last}", tried.join(", "))]
     AllFailed {
         tried: Vec<String>,
@@ -139,7 +143,10 @@ impl TurnError {
                 shape
             }
             TurnError::Aborted => ErrorShape::new(ErrorCode::Conflict, self.to_string()),
-            TurnError::Timeout(_) | TurnError::TooManyIterations(_) | TurnError::Incomplete => {
+            TurnError::Timeout(_)
+            | TurnError::TooManyIterations(_)
+            | TurnError::Incomplete
+            | TurnError::LoopDetected(_) => {
                 ErrorShape::new(ErrorCode::ProviderError, self.to_string())
             }
             TurnError::Store(_) => ErrorShape::new(ErrorCode::Internal, self.to_string()),
@@ -259,8 +266,7 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                 let mut next = Vec::with_capacity(history.len() + new_messages.len());
                 next.extend(history.iter().cloned());
                 next.extend(new_messages);
-                rt.sessions
-                    .cache_transcript(sid, next, HISTORY_LIMIT as usize);
+                compaction::cache_history(rt, sid, next);
             }
             if outcome.session_id.is_some() {
                 rt.bus.publish_with(|| {
@@ -376,23 +382,22 @@ impl Turn<'_> {
     async fn execute(&self) -> Result<TurnDone, TurnError> {
         let rt = self.rt;
         let req = self.req;
-        let (session_id, history) = match &req.session {
+        let mut model_override = None;
+        let (session_id, mut history) = match &req.session {
             TurnSession::Persistent {
                 key,
                 channel,
                 sender,
             } => {
                 let id = self.session_id(key, channel, sender.as_deref()).await?;
-                let history = match rt.sessions.cached_transcript(&id) {
-                    Some(cached) => cached,
-                    None => Arc::new(rt.store.transcript(&id, Some(HISTORY_LIMIT)).await?),
-                };
+                let history = compaction::load_history(rt, &id).await?;
+                model_override = rt.store.model_override(&id).await?;
                 (Some(id), history)
             }
             TurnSession::Stateless { history, .. } => (None, Arc::new(history.clone())),
         };
         let mut messages: Vec<Message> = history.as_ref().clone();
-        let candidates = self.candidates()?;
+        let candidates = self.candidates(model_override.as_deref())?;
         let system = rt.context.system_prompt(
             &rt.home,
             &self.live.config,
@@ -401,6 +406,10 @@ impl Turn<'_> {
             req.extra_system.as_deref(),
         );
         let tool_specs = req.tools.specs();
+        let compaction_settings = &self.live.config.agents.defaults.compaction;
+        let overhead = compaction::overhead_tokens(&system, &tool_specs);
+        // How many of `messages` are stored history (the rest is this turn's).
+        let mut committed = history.len();
 
         let input = req.input.clone().at(now_ms());
         messages.push(input.clone());
@@ -408,13 +417,48 @@ impl Turn<'_> {
         let mut usage = Usage::default();
         let mut model_time = Duration::ZERO;
 
+        let mut repeats: std::collections::HashMap<(String, String), usize> =
+            std::collections::HashMap::new();
         for _ in 0..MAX_ITERATIONS {
+            if let (Some(sid), Some(first)) = (&session_id, candidates.first()) {
+                let compactor = Compaction {
+                    rt,
+                    agent: &req.agent,
+                    session_id: sid,
+                    session_key: self.session_key,
+                    run_id: self.run_id,
+                    cancel: &req.cancel,
+                    tools: &req.tools,
+                    system: &system,
+                    overhead,
+                    settings: compaction_settings,
+                };
+                let compacted = compactor
+                    .maybe_compact(first, &candidates, &mut messages, &mut committed, false)
+                    .await;
+                match compacted {
+                    Ok(Some(done)) => {
+                        usage.add(&done.usage);
+                        history = Arc::new(messages[..committed].to_vec());
+                    }
+                    Ok(None) => {}
+                    Err(TurnError::Aborted) => return Err(TurnError::Aborted),
+                    // The call may still fit; if not, the provider says so.
+                    Err(e) => tracing::warn!(error = %e, "compaction failed"),
+                }
+            }
             let call_started = Instant::now();
             let (completion, model) = self
                 .call_model(&candidates, &messages, &system, &tool_specs)
                 .await?;
             model_time += call_started.elapsed();
             let mut call_usage = completion.usage;
+            if call_usage.input == 0 && call_usage.output == 0 {
+                // Some servers (llama-cpp-python, older vLLM) stream no usage at all; an
+                // estimate keeps accounting and the context fill meaningful.
+                call_usage = estimate_usage(&system, &messages, &completion.message);
+                tracing::debug!(model = %model.reference, input = call_usage.input, output = call_usage.output, "the provider reported no usage; estimated it");
+            }
             call_usage.cost = hearth_providers::cost_of(&call_usage, model.def.cost.as_ref());
             usage.add(&call_usage);
             publish_agent(
@@ -474,7 +518,21 @@ impl Turn<'_> {
                     self.run_id,
                     &req.cancel,
                 );
-                let (output, duration_ms) = req.tools.call(&ctx, &name, arguments).await;
+                // Loop detection: the same call with the same arguments, again and again.
+                let fingerprint = (name.clone(), arguments.to_string());
+                let seen = repeats.entry(fingerprint).or_insert(0);
+                *seen += 1;
+                if *seen > MAX_IDENTICAL_CALLS + 2 {
+                    return Err(TurnError::LoopDetected(name));
+                }
+                let (output, duration_ms) = if *seen > MAX_IDENTICAL_CALLS {
+                    let text = format!(
+                        "refused: `{name}` was already called {MAX_IDENTICAL_CALLS} times in this turn with exactly these arguments; use the earlier results or try something different"
+                    );
+                    (super::tools::ToolOutput::error(text), 0)
+                } else {
+                    req.tools.call(&ctx, &name, arguments).await
+                };
                 publish_agent(
                     rt,
                     self.run_id,
@@ -496,33 +554,50 @@ impl Turn<'_> {
         Err(TurnError::TooManyIterations(MAX_ITERATIONS))
     }
 
-    /// The agent's primary model and its fallbacks, resolved. A fallback that cannot be
-    /// resolved is skipped (and logged); the primary's failure is the error when nothing is left.
-    fn candidates(&self) -> Result<Vec<ResolvedModel>, TurnError> {
-        let selection = &self.req.agent.model;
-        let primary = selection
-            .primary
-            .as_deref()
-            .ok_or(ModelLookupError::NotConfigured)?;
-        let mut out = Vec::with_capacity(1 + selection.fallbacks.len());
-        let mut first_error = None;
-        for reference in
-            std::iter::once(primary).chain(selection.fallbacks.iter().map(String::as_str))
-        {
-            match self.live.models.resolve(reference) {
-                Ok(m) => out.push(m),
-                Err(e) => {
-                    tracing::warn!(model = %reference, error = %e, "model cannot be used; skipping it");
-                    first_error.get_or_insert(e);
-                }
+    /// The session's model (its `/model` override, else the agent's primary) and the agent's
+    /// fallbacks, resolved.
+    fn candidates(&self, model_override: Option<&str>) -> Result<Vec<ResolvedModel>, TurnError> {
+        candidates(&self.live.models, &self.req.agent.model, model_override)
+    }
+}
+
+/// A primary model and its fallbacks, resolved; `model_override` (a session's `/model`) replaces
+/// the primary while it resolves. A fallback that cannot be resolved is skipped (and logged);
+/// the primary's failure is the error when nothing is left.
+pub(crate) fn candidates(
+    models: &crate::models::ModelRegistry,
+    selection: &hearth_config::ModelSelection,
+    model_override: Option<&str>,
+) -> Result<Vec<ResolvedModel>, TurnError> {
+    let usable_override = model_override.filter(|m| match models.resolve(m) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(model = %m, error = %e, "the session's model cannot be used; using the agent's");
+                false
+            }
+        });
+    let primary = usable_override
+        .or(selection.primary.as_deref())
+        .ok_or(ModelLookupError::NotConfigured)?;
+    let mut out = Vec::with_capacity(1 + selection.fallbacks.len());
+    let mut first_error = None;
+    for reference in std::iter::once(primary).chain(selection.fallbacks.iter().map(String::as_str))
+    {
+        match models.resolve(reference) {
+            Ok(m) => out.push(m),
+            Err(e) => {
+                tracing::warn!(model = %reference, error = %e, "model cannot be used; skipping it");
+                first_error.get_or_insert(e);
             }
         }
-        match (out.is_empty(), first_error) {
-            (true, Some(e)) => Err(e.into()),
-            _ => Ok(out),
-        }
     }
+    match (out.is_empty(), first_error) {
+        (true, Some(e)) => Err(e.into()),
+        _ => Ok(out),
+    }
+}
 
+impl Turn<'_> {
     /// One model call with failover: each candidate model in order, each of its provider's keys
     /// in turn. Keys cooling down after recent failures go last, so they are tried only when
     /// everything else failed: a cooldown moves traffic to the alternatives, it never refuses
@@ -759,11 +834,36 @@ impl Turn<'_> {
     }
 }
 
+/// Rough token counts (about four characters a token) for a call whose provider reported none.
+fn estimate_usage(system: &str, messages: &[Message], answer: &Message) -> Usage {
+    let chars = |m: &Message| -> usize {
+        m.content
+            .iter()
+            .map(|b| match b {
+                ContentBlock::Text { text } => text.len(),
+                ContentBlock::Thinking { thinking, .. } => thinking.len(),
+                ContentBlock::ToolCall {
+                    name, arguments, ..
+                } => name.len() + arguments.to_string().len(),
+                // Providers bill images by size; a flat figure is as good as any estimate here.
+                ContentBlock::Image { .. } => 3_000,
+            })
+            .sum()
+    };
+    let prompt = system.len() + messages.iter().map(chars).sum::<usize>();
+    let tokens = |n: usize| (n as u64).div_ceil(4).max(1);
+    Usage {
+        input: tokens(prompt),
+        output: tokens(chars(answer)),
+        ..Usage::default()
+    }
+}
+
 /// The history as one provider may see it. Reasoning signatures are opaque tokens that only the
 /// provider that issued them accepts back (Anthropic rejects a Gemini signature, and the other
 /// way round), so after a failover or a `/model` switch they are dropped from other providers'
 /// messages; the reasoning text itself stays.
-fn for_provider(messages: &[Message], provider_id: &str) -> Vec<Message> {
+pub(crate) fn for_provider(messages: &[Message], provider_id: &str) -> Vec<Message> {
     let ours = |m: &Message| {
         m.model
             .as_deref()
@@ -786,7 +886,7 @@ fn for_provider(messages: &[Message], provider_id: &str) -> Vec<Message> {
         .collect()
 }
 
-fn publish_agent(rt: &Runtime, run_id: &str, session_key: &str, data: AgentEventData) {
+pub(crate) fn publish_agent(rt: &Runtime, run_id: &str, session_key: &str, data: AgentEventData) {
     rt.bus.publish_with(|| {
         Event::Agent(AgentEvent {
             run_id: run_id.to_owned(),

@@ -8,14 +8,15 @@ use hearth_protocol::events::{Event, SessionChange, SessionsChanged};
 use hearth_protocol::frame::{ErrorCode, ErrorShape};
 use hearth_protocol::methods::*;
 use hearth_protocol::transcript::Message;
-use hearth_store::SessionFilter;
+use hearth_store::{NewSession, SessionFilter, TranscriptEntry};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::agent::compaction::{self, CompactionDone};
 use crate::agent::tools::ToolBox;
 use crate::agent::{TurnRequest, TurnSession, run_turn};
 use crate::agents::Agent;
-use crate::commands::SlashCommand;
+use crate::commands::{ModelChoice, SlashCommand};
 use crate::runtime::Runtime;
 use crate::sessions::{agent_of_key, resolve_key};
 use crate::util::{new_id, truncate_chars};
@@ -102,6 +103,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
             }
             ok(SessionsDeleteResult { key, deleted })
         }
+        Request::SessionsCompact(p) => sessions_compact(rt, p).await,
         Request::ModelsList(_) => ok(ModelsListResult {
             models: rt.live().models.model_infos(),
         }),
@@ -132,6 +134,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
             let registry = rt.context.skills(&rt.home, &live.config, agent);
             ok(registry.list_result())
         }
+        Request::McpStatus(_) => ok(rt.mcp.status()),
     }
 }
 
@@ -306,6 +309,8 @@ async fn run_command(
             n => format!("Stopped {n} runs."),
         },
         SlashCommand::Status => status_text(rt, agent, &key).await?,
+        SlashCommand::Compact => compact_text(rt, agent, &key).await?,
+        SlashCommand::Model(choice) => model_text(rt, agent, &key, choice).await?,
     };
     ok(ChatSendResult {
         run_id: new_id(),
@@ -318,14 +323,15 @@ async fn run_command(
 /// `/status`: the session's model, size, tokens, cost and how full the context is.
 async fn status_text(rt: &Arc<Runtime>, agent: &Agent, key: &str) -> Result<String, ErrorShape> {
     let live = rt.live();
-    let model = agent
-        .model
-        .primary
-        .clone()
-        .unwrap_or_else(|| "none (set agents.defaults.model.primary)".to_owned());
-    let window = agent
-        .model
-        .primary
+    let session = rt.store.session_for_key(key).await.map_err(store_error)?;
+    let overridden = session.as_ref().and_then(|s| s.model_override.clone());
+    let current = overridden.clone().or_else(|| agent.model.primary.clone());
+    let model = match (&current, &overridden) {
+        (Some(m), Some(_)) => format!("{m} (set with /model for this session)"),
+        (Some(m), None) => m.clone(),
+        (None, _) => "none (set agents.defaults.model.primary)".to_owned(),
+    };
+    let window = current
         .as_deref()
         .and_then(|m| live.models.resolve(m).ok())
         .map(|m| m.def.context_window);
@@ -333,7 +339,7 @@ async fn status_text(rt: &Arc<Runtime>, agent: &Agent, key: &str) -> Result<Stri
     if !agent.model.fallbacks.is_empty() {
         lines.push(format!("Fallbacks: {}", agent.model.fallbacks.join(", ")));
     }
-    let Some(session) = rt.store.session_for_key(key).await.map_err(store_error)? else {
+    let Some(session) = session else {
         lines.push(format!("Session: {key}, no messages yet"));
         return Ok(lines.join("\n"));
     };
@@ -364,6 +370,124 @@ async fn status_text(rt: &Arc<Runtime>, agent: &Agent, key: &str) -> Result<Stri
     Ok(lines.join("\n"))
 }
 
+/// Compacts a session now; shared by `/compact` and `sessions.compact`.
+async fn compact_now(
+    rt: &Arc<Runtime>,
+    agent: &Agent,
+    key: &str,
+) -> Result<Option<CompactionDone>, ErrorShape> {
+    let done = compaction::compact_session(rt, agent, key)
+        .await
+        .map_err(|e| e.shape())?;
+    if done.is_some() {
+        let id = rt.sessions.cached_id(key);
+        publish_change(rt, key, id, SessionChange::Updated);
+    }
+    Ok(done)
+}
+
+/// `/compact`: what the compaction did, in words.
+async fn compact_text(rt: &Arc<Runtime>, agent: &Agent, key: &str) -> Result<String, ErrorShape> {
+    Ok(match compact_now(rt, agent, key).await? {
+        Some(done) => format!(
+            "Compacted: {} earlier messages summarised; context about {} → {} tokens. The full \
+             conversation stays in the history.",
+            done.messages_summarised, done.tokens_before, done.tokens_after
+        ),
+        None => "Nothing to compact: the conversation is still short.".to_owned(),
+    })
+}
+
+async fn sessions_compact(rt: &Arc<Runtime>, p: SessionKeyParams) -> MethodResult {
+    let key = full_key(rt, &p.key)?;
+    let agent = pick_agent(rt, None, Some(&key))?;
+    let done = compact_now(rt, &agent, &key).await?;
+    ok(SessionsCompactResult {
+        key,
+        compacted: done.is_some(),
+        messages_summarised: done.as_ref().map_or(0, |d| d.messages_summarised),
+        tokens_before: done.as_ref().map_or(0, |d| d.tokens_before),
+        tokens_after: done.as_ref().map_or(0, |d| d.tokens_after),
+    })
+}
+
+/// `/model`: shows, sets or clears the session's own model.
+async fn model_text(
+    rt: &Arc<Runtime>,
+    agent: &Agent,
+    key: &str,
+    choice: ModelChoice,
+) -> Result<String, ErrorShape> {
+    let configured: Vec<String> = rt
+        .live()
+        .models
+        .model_infos()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    let agent_model = agent.model.primary.as_deref().unwrap_or("none");
+    let session = rt.store.session_for_key(key).await.map_err(store_error)?;
+    match choice {
+        ModelChoice::Show => {
+            let current = match session.as_ref().and_then(|s| s.model_override.as_deref()) {
+                Some(m) => format!("{m} (this session; the agent's is {agent_model})"),
+                None => format!("{agent_model} (the agent's)"),
+            };
+            Ok(format!(
+                "Model: {current}\nAvailable: {}\nSwitch with `/model <provider/model>`, back with `/model default`.",
+                configured.join(", ")
+            ))
+        }
+        ModelChoice::Default => {
+            if let Some(s) = session.filter(|s| s.model_override.is_some()) {
+                rt.store
+                    .set_model_override(&s.id, None)
+                    .await
+                    .map_err(store_error)?;
+            }
+            Ok(format!(
+                "This session uses the agent's model again: {agent_model}."
+            ))
+        }
+        ModelChoice::Set(wanted) => {
+            let Some(model) = configured.iter().find(|m| m.eq_ignore_ascii_case(&wanted)) else {
+                return Err(invalid(format!(
+                    "unknown model `{wanted}`; configured models: {}",
+                    configured.join(", ")
+                )));
+            };
+            let id = match session {
+                Some(s) => s.id,
+                None => {
+                    let (record, _) = rt
+                        .store
+                        .ensure_session(NewSession {
+                            key,
+                            agent_id: &agent.id,
+                            channel: "webchat",
+                            sender: None,
+                        })
+                        .await
+                        .map_err(store_error)?;
+                    rt.sessions.cache_id(key, &record.id);
+                    publish_change(rt, key, Some(record.id.clone()), SessionChange::Created);
+                    record.id
+                }
+            };
+            rt.store
+                .set_model_override(&id, Some(model))
+                .await
+                .map_err(store_error)?;
+            let fallbacks = if agent.model.fallbacks.is_empty() {
+                String::new()
+            } else {
+                format!(" Fallbacks stay {}.", agent.model.fallbacks.join(", "))
+            };
+            Ok(format!("This session now uses {model}.{fallbacks}"))
+        }
+    }
+}
+
 async fn chat_history(rt: &Arc<Runtime>, p: ChatHistoryParams) -> MethodResult {
     let agent = pick_agent(rt, None, p.session_key.as_deref())?;
     let main_key = rt.live().config.session.main_key.clone();
@@ -372,11 +496,18 @@ async fn chat_history(rt: &Arc<Runtime>, p: ChatHistoryParams) -> MethodResult {
     let (session_id, messages) = match session {
         None => (None, Vec::new()),
         Some(s) => {
-            let messages = rt
+            let entries = rt
                 .store
-                .transcript(&s.id, Some(p.limit.unwrap_or(200).min(1000)))
+                .transcript_entries(&s.id, Some(p.limit.unwrap_or(200).min(1000)))
                 .await
                 .map_err(store_error)?;
+            let messages = entries
+                .into_iter()
+                .map(|entry| match entry {
+                    TranscriptEntry::Message(m) => m,
+                    TranscriptEntry::Compaction(c) => compaction::summary_message(&c),
+                })
+                .collect();
             (Some(s.id), messages)
         }
     };

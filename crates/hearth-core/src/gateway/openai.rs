@@ -293,7 +293,9 @@ fn turn_error(err: &TurnError) -> ApiError {
         ),
         TurnError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "api_error", "timeout"),
         TurnError::Aborted => (StatusCode::SERVICE_UNAVAILABLE, "api_error", "aborted"),
-        TurnError::TooManyIterations(_) => (StatusCode::BAD_GATEWAY, "api_error", "tool_loop"),
+        TurnError::TooManyIterations(_) | TurnError::LoopDetected(_) => {
+            (StatusCode::BAD_GATEWAY, "api_error", "tool_loop")
+        }
         TurnError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", "internal"),
     };
     let mut e = ApiError::new(status, kind, code, err.to_string());

@@ -183,7 +183,8 @@ impl ToolBox {
         }
     }
 
-    /// The built-in tools `agent` may use under the current config's policy.
+    /// The tools `agent` may use under the current config's policy: built-in ones, then the
+    /// ready MCP servers' tools the policy allows.
     pub fn for_agent(rt: &Arc<Runtime>, agent: &Agent) -> ToolBox {
         let live = rt.live();
         let tools_cfg = &live.config.tools;
@@ -195,11 +196,17 @@ impl ToolBox {
             .find(|a| a.id == agent.id)
             .and_then(|a| a.tools.as_ref());
         let policy = ToolPolicy::new(tools_cfg, agent_cfg);
-        let tools = policy
+        let mut tools: Vec<Arc<dyn Tool>> = policy
             .offered()
             .into_iter()
             .filter_map(|tool| builtin(tool, rt, &live, agent))
             .collect();
+        // MCP tools of ready servers, only where the policy names them.
+        for tool in rt.mcp.tools() {
+            if policy.allows_mcp(tool.name()) {
+                tools.push(tool);
+            }
+        }
         ToolBox::new(tools)
     }
 

@@ -8,6 +8,9 @@
 
 use hearth_config::{AgentToolsConfig, ExecSecurity, ToolProfile, ToolsConfig};
 
+/// The group of every MCP server's tools; never part of a profile.
+pub const MCP_GROUP: &str = "group:mcp";
+
 /// The closed set of built-in tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BuiltinTool {
@@ -191,6 +194,20 @@ impl ToolPolicy {
         gated && allowed && !self.deny.iter().any(|e| entry_matches(e, tool))
     }
 
+    /// Whether an MCP tool (`<server>__<tool>`) is offered: only when `allow` names it, its
+    /// glob or [`MCP_GROUP`] (no profile includes MCP tools), and `deny` does not.
+    pub fn allows_mcp(&self, name: &str) -> bool {
+        let matches = |entry: &String| {
+            let entry = entry.trim();
+            if entry.starts_with("group:") {
+                wildcard_match(entry, MCP_GROUP, &[])
+            } else {
+                wildcard_match(entry, name, &[])
+            }
+        };
+        self.allow.iter().any(matches) && !self.deny.iter().any(matches)
+    }
+
     /// The tools offered, in [`BuiltinTool::ALL`] order.
     pub fn offered(&self) -> Vec<BuiltinTool> {
         BuiltinTool::ALL
@@ -358,6 +375,26 @@ mod tests {
         );
         assert!(!policy.allows(BuiltinTool::Exec) && !policy.allows(BuiltinTool::WebFetch));
         assert!(policy.allows(BuiltinTool::Read));
+    }
+
+    #[test]
+    fn mcp_tools_need_an_explicit_allow_and_deny_wins() {
+        let full = ToolPolicy::new(&tools(serde_json::json!({"profile": "full"})), None);
+        assert!(!full.allows_mcp("fake__add"));
+        let group = ToolPolicy::new(
+            &tools(serde_json::json!({"allow": ["group:mcp"], "deny": ["fake__crash"]})),
+            None,
+        );
+        assert!(group.allows_mcp("fake__add") && group.allows_mcp("github__search"));
+        assert!(!group.allows_mcp("fake__crash"));
+        let glob = ToolPolicy::new(&tools(serde_json::json!({"allow": ["github__*"]})), None);
+        assert!(glob.allows_mcp("github__search") && !glob.allows_mcp("fake__add"));
+        let denied = ToolPolicy::new(
+            &tools(serde_json::json!({"allow": ["fake__add"], "deny": ["group:mcp"]})),
+            None,
+        );
+        assert!(!denied.allows_mcp("fake__add"));
+        assert!(!group.allows(BuiltinTool::Read));
     }
 
     #[test]
