@@ -68,6 +68,8 @@ pub struct Sessions {
     idempotency: Mutex<HashMap<String, (String, Instant)>>,
     ids: Mutex<HashMap<String, String>>,
     transcripts: Mutex<TranscriptCache>,
+    /// Session id → its `/model` override, as stored (so a turn need not read it each time).
+    overrides: Mutex<HashMap<String, Option<String>>>,
 }
 
 /// The recent history of the most recently used sessions, so a turn neither re-reads nor
@@ -167,6 +169,19 @@ impl Sessions {
             cache.entries.remove(&id);
             cache.order.retain(|x| *x != id);
         }
+    }
+
+    /// A session's `/model` override, if known: `Some(None)` means known to have none.
+    pub fn cached_override(&self, session_id: &str) -> Option<Option<String>> {
+        lock(&self.overrides).get(session_id).cloned()
+    }
+
+    pub fn cache_override(&self, session_id: &str, model: Option<String>) {
+        let mut overrides = lock(&self.overrides);
+        if overrides.len() > 4096 {
+            overrides.clear();
+        }
+        overrides.insert(session_id.to_owned(), model);
     }
 
     /// The cached recent history of a session.

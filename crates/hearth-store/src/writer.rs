@@ -21,8 +21,6 @@ const INSERT_RUN: &str = "INSERT INTO runs (id, session_id, session_key, agent_i
      input, error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, \
      started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 pub(crate) const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?";
-const INSERT_MESSAGE: &str = "INSERT INTO messages (session_id, run_id, seq, role, content_json, \
-     created_at) VALUES (?, ?, ?, ?, ?, ?)";
 // A NULL cost adds nothing; a known cost adds to the total, as `Usage::add` does.
 pub(crate) const UPDATE_SESSION_TOTALS: &str = "UPDATE sessions SET updated_at = MAX(updated_at, ?), \
      message_count = message_count + ?, input_tokens = input_tokens + ?, \
@@ -119,20 +117,20 @@ async fn write_turn(
     title: Option<&str>,
 ) -> Result<(), StoreError> {
     insert_run(conn, Some(session_id), run).await?;
-    let last_seq: i64 = sqlx::query_scalar(LAST_SEQ)
-        .bind(session_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    for (seq, (role, json, at)) in (last_seq + 1..).zip(messages) {
-        sqlx::query(INSERT_MESSAGE)
-            .bind(session_id)
-            .bind(&run.id)
-            .bind(seq)
-            .bind(*role)
-            .bind(json)
-            .bind(*at)
-            .execute(&mut *conn)
-            .await?;
+    if !messages.is_empty() {
+        // One statement for all of the turn's messages, numbered after the session's last one:
+        // every statement is a round trip to the connection's thread.
+        let sql = insert_messages_sql(messages.len());
+        let mut query = sqlx::query(&sql).bind(session_id);
+        for (role, json, at) in messages {
+            query = query
+                .bind(session_id)
+                .bind(&run.id)
+                .bind(*role)
+                .bind(json)
+                .bind(*at);
+        }
+        query.execute(&mut *conn).await?;
     }
     let usage = &run.usage;
     let updated = sqlx::query(UPDATE_SESSION_TOTALS)
@@ -153,6 +151,23 @@ async fn write_turn(
         return Err(StoreError::Db(sqlx::Error::RowNotFound));
     }
     Ok(())
+}
+
+/// `INSERT` of `n` messages with consecutive `seq` after the session's last (bind the session id
+/// once for the base, then session id, run id, role, JSON and time per message). SQLite
+/// evaluates the `SELECT` from `messages` in full before inserting into it.
+fn insert_messages_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "WITH base(last) AS (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?) \
+         INSERT INTO messages (session_id, run_id, seq, role, content_json, created_at) ",
+    );
+    for i in 1..=n {
+        if i > 1 {
+            sql.push_str(" UNION ALL ");
+        }
+        sql.push_str(&format!("SELECT ?, ?, last + {i}, ?, ?, ? FROM base"));
+    }
+    sql
 }
 
 async fn insert_run(

@@ -391,7 +391,14 @@ impl Turn<'_> {
             } => {
                 let id = self.session_id(key, channel, sender.as_deref()).await?;
                 let history = compaction::load_history(rt, &id).await?;
-                model_override = rt.store.model_override(&id).await?;
+                model_override = match rt.sessions.cached_override(&id) {
+                    Some(known) => known,
+                    None => {
+                        let stored = rt.store.model_override(&id).await?;
+                        rt.sessions.cache_override(&id, stored.clone());
+                        stored
+                    }
+                };
                 (Some(id), history)
             }
             TurnSession::Stateless { history, .. } => (None, Arc::new(history.clone())),

@@ -444,6 +444,7 @@ async fn model_text(
                     .set_model_override(&s.id, None)
                     .await
                     .map_err(store_error)?;
+                rt.sessions.cache_override(&s.id, None);
             }
             Ok(format!(
                 "This session uses the agent's model again: {agent_model}."
@@ -478,6 +479,7 @@ async fn model_text(
                 .set_model_override(&id, Some(model))
                 .await
                 .map_err(store_error)?;
+            rt.sessions.cache_override(&id, Some(model.clone()));
             let fallbacks = if agent.model.fallbacks.is_empty() {
                 String::new()
             } else {
