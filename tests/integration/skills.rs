@@ -142,8 +142,10 @@ async fn workspace_files_and_skill_index_reach_the_model() {
         .unwrap_err();
     assert!(err.to_string().contains("nobody"), "{err}");
 
-    // Editing a file reaches the next turn.
+    // Editing a file reaches the turns after it (the gateway looks at the files at most once a
+    // second).
     write(&workspace.join("SOUL.md"), "Speak like a pirate.\n");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     t.fake.push(Reply::text("Arr."));
     chat_final(&client, send("again")).await;
     let prompt = system_prompt(&t);

@@ -149,7 +149,9 @@ impl Runtime {
             http,
             run_slots: Arc::new(Semaphore::new(max_concurrent)),
             cooldowns: crate::models::Cooldowns::default(),
-            context: crate::agent::prompt::ContextCache::new(),
+            context: crate::agent::prompt::ContextCache::with_recheck(
+                std::time::Duration::from_secs(1),
+            ),
             restart_required: Mutex::new(Vec::new()),
             approvals,
             mcp: crate::mcp::McpManager::new(),

@@ -52,6 +52,8 @@ pub struct ContextCache {
     agents: Mutex<HashMap<AgentKey, Arc<Mutex<AgentContext>>>>,
     skills: SkillsCache,
     reads: AtomicU64,
+    /// How long a built prompt is used without looking at the files again (zero: every turn).
+    recheck: std::time::Duration,
 }
 
 /// Workspace path and agent id.
@@ -63,6 +65,8 @@ struct AgentContext {
     seeded: bool,
     files: WorkspaceFiles,
     built: Option<Built>,
+    /// When the files behind `built` were last checked.
+    checked: Option<std::time::Instant>,
 }
 
 /// A prompt and everything it was built from.
@@ -78,6 +82,15 @@ struct Built {
 impl ContextCache {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cache that looks at the workspace files at most once per `recheck`: the gateway's, so
+    /// a busy session does not `stat` every file on every message; an edit shows within it.
+    pub fn with_recheck(recheck: std::time::Duration) -> Self {
+        Self {
+            recheck,
+            ..Self::default()
+        }
     }
 
     /// Files read from disk so far, workspace files and `SKILL.md`s (for tests: a warm cache
@@ -150,6 +163,13 @@ impl ContextCache {
         }
 
         let header = header(agent, now);
+        if let (Some(built), Some(checked)) = (&context.built, context.checked)
+            && checked.elapsed() < self.recheck
+            && built.header == header
+        {
+            return built.prompt.clone();
+        }
+        context.checked = Some(std::time::Instant::now());
         let names = workspace::prompt_file_names(now.date());
         let files = context.files.load(&agent.workspace, &names, &self.reads);
         let stamps: Vec<Option<Stamp>> = files.iter().map(|f| f.stamp).collect();
