@@ -198,7 +198,17 @@ impl ExecTool {
                 .max(1),
         );
         let max_output = usize::try_from(self.config.max_output_bytes).unwrap_or(usize::MAX);
-        let ran = run_command(&command, &cwd.abs, timeout, max_output, &ctx.cancel).await?;
+        // Enabled skills' environment (`skills.entries.<name>.env`): what their scripts need.
+        let live = ctx.runtime.live();
+        let env: Vec<(String, String)> = live
+            .config
+            .skills
+            .entries
+            .values()
+            .filter(|entry| entry.enabled)
+            .flat_map(|entry| entry.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect();
+        let ran = run_command(&command, &cwd.abs, timeout, max_output, &env, &ctx.cancel).await?;
         Ok(ran.into_output(max_output))
     }
 }
@@ -259,6 +269,7 @@ pub async fn run_command(
     cwd: &std::path::Path,
     timeout: Duration,
     max_output: usize,
+    env: &[(String, String)],
     cancel: &CancellationToken,
 ) -> Result<Ran, ToolError> {
     let (tx, mut rx) = tokio::net::unix::pipe::pipe()
@@ -281,6 +292,7 @@ pub async fn run_command(
     for name in hearth_vars(std::env::vars_os().map(|(name, _)| name)) {
         cmd.env_remove(name);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd
         .spawn()
         .map_err(|e| ToolError::io("cannot start `sh`", e))?;
@@ -411,6 +423,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn skill_environment_reaches_the_command() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = [("WEATHER_API_KEY".to_owned(), "w-123".to_owned())];
+        let ran = run_command(
+            "printf %s \"$WEATHER_API_KEY\"",
+            tmp.path(),
+            Duration::from_secs(20),
+            1000,
+            &env,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&ran.output), "w-123");
+    }
+
+    #[tokio::test]
     async fn output_is_capped() {
         let tmp = tempfile::tempdir().unwrap();
         let ran = run_command(
@@ -418,6 +447,7 @@ mod tests {
             tmp.path(),
             Duration::from_secs(20),
             1000,
+            &[],
             &CancellationToken::new(),
         )
         .await
@@ -460,6 +490,7 @@ mod tests {
             tmp.path(),
             Duration::from_secs(1),
             1000,
+            &[],
             &CancellationToken::new(),
         )
         .await
@@ -489,6 +520,7 @@ mod tests {
             tmp.path(),
             Duration::from_secs(30),
             1000,
+            &[],
             &cancel,
         )
         .await
@@ -511,6 +543,7 @@ mod tests {
             tmp.path(),
             Duration::from_secs(20),
             1000,
+            &[],
             &CancellationToken::new(),
         )
         .await
