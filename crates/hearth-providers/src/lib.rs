@@ -8,16 +8,18 @@
 //!
 //! Layout: one module per API kind (`openai_completions`, `openai_responses`,
 //! `anthropic_messages`, `google_generative_ai`, `ollama`), each registered by one line in
-//! [`build`]; shared plumbing beside them: `transport` (HTTP client, deadlines, cancellation,
-//! `Retry-After`, secret scrubbing), `call_stream` (the streaming loop over a framed body),
-//! `sse` and `ndjson` (body framing), `assemble` (streamed pieces to the final assistant
-//! message) and `call_ids` (tool-call ids for APIs that give none).
+//! [`build`]; shared plumbing beside them: `endpoint` (baseUrl and headers, sending a call up to
+//! its streamed answer), `transport` (HTTP client, deadlines, cancellation, `Retry-After`, secret
+//! scrubbing), `call_stream` (the streaming loop over a framed body), `sse` and `ndjson` (body
+//! framing), `assemble` (streamed pieces to the final assistant message) and `call_ids` (tool-call
+//! ids for APIs that give none).
 
 mod anthropic_messages;
 mod assemble;
 mod call_ids;
 mod call_stream;
 mod cost;
+mod endpoint;
 mod error;
 mod google_generative_ai;
 mod ndjson;

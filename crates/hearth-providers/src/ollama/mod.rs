@@ -8,7 +8,8 @@
 //!
 //! Ollama needs no key; one is sent as a bearer token when configured (for a proxy or Ollama's
 //! hosted models). A baseUrl ending in `/api` is accepted too. When nothing listens at the
-//! baseUrl the error says Ollama is probably not running.
+//! baseUrl the error says Ollama is probably not running. The URL and headers are built once in
+//! [`Ollama::new`] and a call is sent by `endpoint`.
 
 mod errors;
 mod request;
@@ -18,34 +19,40 @@ use std::fmt;
 use std::sync::Arc;
 
 use hearth_config::ApiKind;
-use reqwest::Url;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::call_stream;
+use crate::endpoint::{self, Auth, Endpoint, Spec};
 use crate::error::ProviderError;
 use crate::ndjson::NdjsonDecoder;
-use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings, Timeouts};
-use crate::transport::{self, BodyReader, Redactor};
+use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings};
+
+const SPEC: Spec = Spec {
+    url: |base| {
+        let root = base.strip_suffix("/api").unwrap_or(base);
+        format!("{root}/api/chat")
+    },
+    accept: "application/x-ndjson",
+    auth: Auth::Bearer,
+    fixed_headers: &[],
+};
+
+const API: endpoint::Api = endpoint::Api {
+    url_for_model: None,
+    body: request::body,
+    http_error: errors::from_http,
+    // No content-type check: a server that ignored `stream: true` sends one JSON object with
+    // `done: true`, which is one NDJSON line.
+    json_instead_of_stream: None,
+};
 
 pub(crate) struct Ollama {
-    id: String,
-    url: Url,
-    headers: HeaderMap,
-    client: reqwest::Client,
-    timeouts: Timeouts,
-    redactor: Arc<Redactor>,
+    endpoint: Endpoint,
 }
 
-/// The headers are left out: they may hold a key.
 impl fmt::Debug for Ollama {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ollama")
-            .field("id", &self.id)
-            .field("url", &self.redactor.scrub(self.url.as_str()))
-            .field("timeouts", &self.timeouts)
-            .finish_non_exhaustive()
+        self.endpoint.fmt_debug(f, "Ollama", "url")
     }
 }
 
@@ -54,44 +61,8 @@ impl Ollama {
         settings: ProviderSettings,
         client: reqwest::Client,
     ) -> Result<Self, ProviderError> {
-        let redactor = Redactor::for_settings(&settings);
-        let invalid = |what: String| ProviderError::Config {
-            message: redactor.scrub(&what),
-        };
-        let base = settings.base_url.trim().trim_end_matches('/');
-        let root = base.strip_suffix("/api").unwrap_or(base);
-        let url = Url::parse(&format!("{root}/api/chat"))
-            .map_err(|err| invalid(format!("baseUrl `{base}` is not a URL ({err})")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "baseUrl `{base}` must start with http:// or https://"
-            )));
-        }
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("application/x-ndjson"));
-        if let Some(key) = settings.api_key.as_deref().filter(|k| !k.is_empty()) {
-            let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                invalid("the apiKey contains characters not allowed in a header".to_owned())
-            })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
-        for (name, value) in &settings.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
-            value.set_sensitive(true);
-            headers.insert(header, value);
-        }
         Ok(Self {
-            id: settings.id,
-            url,
-            headers,
-            client,
-            timeouts: settings.timeouts,
-            redactor: Arc::new(redactor),
+            endpoint: Endpoint::new(settings, client, &SPEC)?,
         })
     }
 
@@ -102,7 +73,7 @@ impl Ollama {
                 if message.contains("tcp connect error")
                     || message.to_ascii_lowercase().contains("connection refused") =>
             {
-                let origin = self.url.origin().ascii_serialization();
+                let origin = self.endpoint.url.origin().ascii_serialization();
                 ProviderError::Network {
                     message: format!(
                         "{message} (is Ollama running at {origin}? start it with `ollama serve`)"
@@ -117,7 +88,7 @@ impl Ollama {
 #[async_trait::async_trait]
 impl Provider for Ollama {
     fn id(&self) -> &str {
-        &self.id
+        &self.endpoint.id
     }
 
     fn api(&self) -> ApiKind {
@@ -129,51 +100,23 @@ impl Provider for Ollama {
         request: ModelRequest,
         cancel: CancellationToken,
     ) -> Result<EventStream, ProviderError> {
-        if cancel.is_cancelled() {
-            return Err(ProviderError::Cancelled);
-        }
-        let body = request::body(&request).map_err(|err| ProviderError::Decode {
-            message: format!("the request could not be encoded: {err}"),
-        })?;
-        tracing::debug!(provider = %self.id, model = %request.model, bytes = body.len(), "model call");
-        let first_byte_deadline = Instant::now() + self.timeouts.first_byte;
-        let http = self
-            .client
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(body);
-        let response = transport::send(http, &cancel, first_byte_deadline, &self.redactor)
+        // Only sending yields `Network` errors, so this touches nothing else `open` returns.
+        let reader = self
+            .endpoint
+            .open(&request, cancel, &API)
             .await
             .map_err(|err| self.not_running_hint(err))?;
-        let mut reader = BodyReader::new(response, cancel, first_byte_deadline, self.timeouts.idle);
-        let status = reader.status();
-        if !status.is_success() {
-            let text = reader.body_text().await;
-            if reader.is_cancelled() {
-                return Err(ProviderError::Cancelled);
-            }
-            let err = errors::from_http(
-                status.as_u16(),
-                reader.headers(),
-                &text,
-                &request.model,
-                &self.redactor,
-            );
-            tracing::debug!(provider = %self.id, status = status.as_u16(), kind = err.kind(), "model call refused");
-            return Err(err);
-        }
+        let redactor = &self.endpoint.redactor;
         let parser = stream::LineParser::new(
             request.model.clone(),
-            format!("{}/{}", self.id, request.model),
-            Arc::clone(&self.redactor),
+            self.endpoint.model_ref(&request.model),
+            Arc::clone(redactor),
         );
-        // No content-type check: a server that ignored `stream: true` sends one JSON object
-        // with `done: true`, which is one NDJSON line.
         Ok(call_stream::events(
             reader,
             NdjsonDecoder::default(),
             parser,
-            Arc::clone(&self.redactor),
+            Arc::clone(redactor),
         ))
     }
 }
@@ -181,6 +124,7 @@ impl Provider for Ollama {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Timeouts;
 
     fn settings(base_url: &str) -> ProviderSettings {
         ProviderSettings {
@@ -202,7 +146,10 @@ mod tests {
             "http://127.0.0.1:11434/api",
         ] {
             let ollama = Ollama::new(settings(base), reqwest::Client::new()).unwrap();
-            assert_eq!(ollama.url.as_str(), "http://127.0.0.1:11434/api/chat");
+            assert_eq!(
+                ollama.endpoint.url.as_str(),
+                "http://127.0.0.1:11434/api/chat"
+            );
         }
         let err = Ollama::new(settings("ftp://x"), reqwest::Client::new()).unwrap_err();
         assert_eq!(err.kind(), "config");
