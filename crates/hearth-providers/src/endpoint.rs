@@ -1,11 +1,12 @@
 //! What every HTTP API kind shares around its own wire format: the [`Endpoint`] (the request
 //! URL from `baseUrl`, the headers with the key, the client, timeouts and redactor, all built
-//! once from the settings) and [`Endpoint::open`], one model call up to the point where its
-//! answer streams.
+//! once from the settings), [`Endpoint::open`], one model call up to the point where its
+//! answer streams, and [`Endpoint::get_json`], one page of a model listing.
 //!
 //! A vendor module describes only what is its own: the path and auth style ([`Spec`]), the
 //! request body, how its HTTP errors and JSON-instead-of-stream answers map to
-//! [`ProviderError`] ([`Api`]), and the stream parser it hands the returned [`BodyReader`] to.
+//! [`ProviderError`] ([`Api`]), the stream parser it hands the returned [`BodyReader`] to, and
+//! how its model list reads.
 
 use std::fmt;
 use std::sync::Arc;
@@ -45,11 +46,18 @@ pub(crate) struct Spec {
 pub(crate) struct Endpoint {
     pub(crate) id: String,
     pub(crate) url: Url,
+    /// The baseUrl, trimmed and without a trailing `/`, for the listing URLs.
+    pub(crate) base: String,
     headers: HeaderMap,
+    /// The same auth and configured headers for a GET of JSON: no content-type, JSON accepted.
+    listing_headers: HeaderMap,
     client: reqwest::Client,
     pub(crate) timeouts: Timeouts,
     pub(crate) redactor: Arc<Redactor>,
 }
+
+/// Largest model list read; OpenRouter's, the largest known, is a few MiB with descriptions.
+const MAX_LISTING_BYTES: usize = 32 * 1024 * 1024;
 
 /// The request URL from the endpoint's URL and the model.
 pub(crate) type UrlForModel = fn(&Url, &str) -> Result<Url, ProviderError>;
@@ -98,11 +106,11 @@ impl Endpoint {
                 "baseUrl `{base}` must start with http:// or https://"
             )));
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static(spec.accept));
+        // The API's fixed headers, the key, then the configured headers, so a configured
+        // header wins; sent by model calls and listings alike.
+        let mut shared = HeaderMap::new();
         for &(name, value) in spec.fixed_headers {
-            headers.insert(
+            shared.insert(
                 HeaderName::from_static(name),
                 HeaderValue::from_static(value),
             );
@@ -118,21 +126,31 @@ impl Endpoint {
                 invalid("the apiKey contains characters not allowed in a header".to_owned())
             })?;
             value.set_sensitive(true);
-            headers.insert(name, value);
+            shared.insert(name, value);
         }
-        // After the defaults, so a configured header wins.
         for (name, value) in &settings.headers {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
             let mut value = HeaderValue::from_str(value)
                 .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
             value.set_sensitive(true);
-            headers.insert(header, value);
+            shared.insert(header, value);
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static(spec.accept));
+        let mut listing_headers = HeaderMap::new();
+        listing_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        for (name, value) in &shared {
+            headers.insert(name.clone(), value.clone());
+            listing_headers.insert(name.clone(), value.clone());
         }
         Ok(Self {
             id: settings.id,
             url,
+            base: base.to_owned(),
             headers,
+            listing_headers,
             client,
             timeouts: settings.timeouts,
             redactor: Arc::new(redactor),
@@ -187,28 +205,97 @@ impl Endpoint {
             .body(body);
         let response = transport::send(http, &cancel, first_byte_deadline, &self.redactor).await?;
         let mut reader = BodyReader::new(response, cancel, first_byte_deadline, self.timeouts.idle);
-        let status = reader.status();
-        if !status.is_success() {
-            let text = reader.body_text().await;
-            if reader.is_cancelled() {
-                return Err(ProviderError::Cancelled);
-            }
-            let err = (api.http_error)(
-                status.as_u16(),
-                reader.headers(),
-                &text,
-                &request.model,
-                &self.redactor,
-            );
-            tracing::debug!(provider = %self.id, status = status.as_u16(), kind = err.kind(), "model call refused");
-            return Err(err);
-        }
+        self.refused(&mut reader, api, &request.model).await?;
         if let Some(json) = &api.json_instead_of_stream
             && is_json(reader.headers())
         {
             return Err(json.read(&mut reader, &self.redactor).await);
         }
         Ok(reader)
+    }
+
+    /// The listing URL `path(base)` (e.g. `{base}/models`), built by the same rules as the
+    /// model call's URL.
+    pub(crate) fn listing_url(&self, path: fn(&str) -> String) -> Result<Url, ProviderError> {
+        Url::parse(&path(&self.base)).map_err(|err| ProviderError::Config {
+            message: self
+                .redactor
+                .scrub(&format!("baseUrl `{}` is not a URL ({err})", self.base)),
+        })
+    }
+
+    /// GETs one page of a listing and returns its JSON document, under the same headers,
+    /// deadlines, cancellation and error mapping as a model call: a non-success status becomes
+    /// `api.http_error`, and a success whose document has an `error` member (a proxy reporting
+    /// an error with 200) the API's error for that member.
+    pub(crate) async fn get_json(
+        &self,
+        url: Url,
+        cancel: &CancellationToken,
+        api: &Api,
+    ) -> Result<serde_json::Value, ProviderError> {
+        if cancel.is_cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        tracing::debug!(provider = %self.id, "model list");
+        let first_byte_deadline = Instant::now() + self.timeouts.first_byte;
+        let http = self.client.get(url).headers(self.listing_headers.clone());
+        let response = transport::send(http, cancel, first_byte_deadline, &self.redactor).await?;
+        let mut reader = BodyReader::new(
+            response,
+            cancel.clone(),
+            first_byte_deadline,
+            self.timeouts.idle,
+        );
+        self.refused(&mut reader, api, "").await?;
+        let body = match reader.read_to_end(MAX_LISTING_BYTES).await {
+            Ok(Some(body)) => body,
+            Ok(None) => {
+                return Err(ProviderError::Decode {
+                    message: format!(
+                        "the model list is larger than {} MiB",
+                        MAX_LISTING_BYTES >> 20
+                    ),
+                });
+            }
+            Err(err) => return Err(err.into_error(&self.redactor)),
+        };
+        let document: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|err| ProviderError::Decode {
+                message: format!("the model list is not JSON ({err})"),
+            })?;
+        if let Some(json) = &api.json_instead_of_stream
+            && !document["error"].is_null()
+        {
+            return Err((json.error)(&document["error"], false, &self.redactor));
+        }
+        Ok(document)
+    }
+
+    /// `api.http_error` when the response's status is not a success.
+    async fn refused(
+        &self,
+        reader: &mut BodyReader,
+        api: &Api,
+        model: &str,
+    ) -> Result<(), ProviderError> {
+        let status = reader.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = reader.body_text().await;
+        if reader.is_cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        let err = (api.http_error)(
+            status.as_u16(),
+            reader.headers(),
+            &text,
+            model,
+            &self.redactor,
+        );
+        tracing::debug!(provider = %self.id, status = status.as_u16(), kind = err.kind(), "request refused");
+        Err(err)
     }
 }
 

@@ -15,6 +15,7 @@ use hearth_protocol::transcript::{Message, StopReason, Usage};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProviderError;
+use crate::models::RemoteModel;
 
 /// A tool the model may call.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +103,15 @@ pub trait Provider: Send + Sync + fmt::Debug {
         request: ModelRequest,
         cancel: CancellationToken,
     ) -> Result<EventStream, ProviderError>;
+
+    /// The models the provider serves, from its API's listing endpoint, sorted by id. Sent
+    /// with the key, headers, proxy and timeouts of a model call, and failing as one does (a
+    /// wrong key is [`ProviderError::Auth`]); when `cancel` fires it ends with
+    /// [`ProviderError::Cancelled`].
+    async fn list_models(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<Vec<RemoteModel>, ProviderError>;
 
     /// Sends the request and waits for the whole answer.
     async fn complete(

@@ -169,6 +169,19 @@ pub(crate) enum ReadError {
     Transport(reqwest::Error),
 }
 
+impl ReadError {
+    /// The error for a body that stopped before its end, outside a stream (a listing).
+    pub(crate) fn into_error(self, redactor: &Redactor) -> ProviderError {
+        match self {
+            ReadError::Cancelled => ProviderError::Cancelled,
+            ReadError::Timeout(phase) => ProviderError::Timeout { phase },
+            ReadError::Transport(err) => ProviderError::Network {
+                message: redactor.scrub(&error_chain(&err)),
+            },
+        }
+    }
+}
+
 /// A response body read chunk by chunk under the call's deadlines: the first chunk must arrive
 /// by the first-byte deadline, each later one within the idle timeout.
 #[derive(Debug)]
@@ -224,6 +237,18 @@ impl BodyReader {
                 Ok(chunk)
             }
         }
+    }
+
+    /// The whole body; `None` once it grows past `max` bytes.
+    pub(crate) async fn read_to_end(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.next().await? {
+            if body.len() + chunk.len() > max {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
     }
 
     /// The whole body as text (an error document), at most 64 KiB; empty if it cannot be read.

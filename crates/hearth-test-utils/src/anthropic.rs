@@ -22,26 +22,34 @@
 //!   `Authorization: Bearer` as compatible gateways take it) gets 401 `authentication_error`.
 //!   [`Reply::overloaded`] is 529 `overloaded_error`; [`Reply::rate_limited`] a 429 with
 //!   `retry-after` and the `anthropic-ratelimit-*` headers.
+//! - `GET /v1/models` (<https://docs.anthropic.com/en/api/models-list>) answers `{"data":
+//!   [{"type": "model", "id", "display_name", "created_at"}], "has_more", "first_id",
+//!   "last_id"}`, listing [`FakeAnthropic::MODELS`] or the ids set with
+//!   [`FakeAnthropic::set_models`]. Pages hold `limit` models (default 20, at most 1000, or
+//!   fewer with [`FakeAnthropic::set_models_page_size`]) and start after `after_id`; an unknown
+//!   `after_id` gets 400. Keys and `anthropic-version` are checked as for messages, and replies
+//!   queued with [`FakeAnthropic::push_models`] are played.
 //!
 //! Usage: `input_tokens` ≈ characters of the prompt / 4 less the cache counts set with
 //! [`FakeAnthropic::set_cache_tokens`], which Anthropic reports apart.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
 use crate::script::{
     ARGUMENT_FRAGMENT_CHARS, Answer, DEFAULT_CHUNK_CHARS, Failure, MAX_BODY_BYTES, Play, Reply,
-    Script, bearer, cut_stream, error_response, frames_body, json_response, output_tokens, pieces,
-    prompt_tokens, sse_event, sse_response, stalled,
+    Script, bearer, cut_stream, display_name, error_response, frames_body, json_response,
+    output_tokens, pieces, prompt_tokens, sse_event, sse_response, stalled,
 };
 
 /// A fake Anthropic server on 127.0.0.1. Dropping it shuts the server down.
@@ -54,6 +62,10 @@ pub struct FakeAnthropic {
 crate::scripted_fake!(FakeAnthropic);
 
 impl FakeAnthropic {
+    /// The models `/v1/models` lists unless [`FakeAnthropic::set_models`] says otherwise.
+    pub const MODELS: [&'static str; 3] =
+        ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"];
+
     /// Starts on a free loopback port.
     pub async fn start() -> Self {
         match Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
@@ -164,6 +176,7 @@ fn reject_unauthorized(script: &Script, headers: &HeaderMap) -> Option<Response>
 fn app(script: Arc<Script>) -> Router {
     Router::new()
         .route("/v1/messages", post(messages))
+        .route("/v1/models", get(list_models))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(script)
@@ -196,6 +209,64 @@ async fn messages(
         model: facts.model.clone(),
     };
     answer(&script, reply, &facts, &message).await
+}
+
+/// The page size when the request names none, and the largest the API takes.
+const DEFAULT_PAGE_SIZE: usize = 20;
+const MAX_PAGE_SIZE: usize = 1000;
+
+async fn list_models(
+    State(script): State<Arc<Script>>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    script.record(uri.path(), &headers, Value::Null);
+    if let Some(rejection) = reject_unauthorized(&script, &headers) {
+        return rejection;
+    }
+    if !headers.contains_key("anthropic-version") {
+        return invalid_request("anthropic-version: header is required");
+    }
+    if let Some(failed) = script.listing_failure(failure_response).await {
+        return failed;
+    }
+    let all = script.models(&FakeAnthropic::MODELS);
+    let size = match query.get("limit").map(|l| l.parse::<usize>()) {
+        None => DEFAULT_PAGE_SIZE,
+        Some(Ok(n)) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+        Some(_) => return invalid_request("limit: Input should be between 1 and 1000"),
+    }
+    .min(script.models_page_size().unwrap_or(MAX_PAGE_SIZE));
+    let start = match query.get("after_id") {
+        None => 0,
+        Some(after) => match all.iter().position(|id| id == after) {
+            Some(i) => i + 1,
+            None => return invalid_request(&format!("after_id: model {after} not found")),
+        },
+    };
+    let end = (start + size).min(all.len());
+    let page = &all[start..end];
+    let data: Vec<Value> = page
+        .iter()
+        .map(|id| {
+            json!({
+                "type": "model",
+                "id": id,
+                "display_name": display_name(id),
+                "created_at": "2025-09-29T00:00:00Z",
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "data": data,
+            "has_more": end < all.len(),
+            "first_id": page.first(),
+            "last_id": page.last(),
+        }),
+    )
 }
 
 async fn unknown_route(

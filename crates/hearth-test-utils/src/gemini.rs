@@ -26,8 +26,14 @@
 //!   `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` `retryDelay` (no `Retry-After` header),
 //!   overload is 503 `UNAVAILABLE`, a long prompt is 400 `INVALID_ARGUMENT` "The input token
 //!   count … exceeds the maximum number of tokens allowed".
-//! - `GET /v1beta/models` lists models (`{"models": [{"name": "models/…", …}]}`); `GET
-//!   /v1beta/models/{model}` answers one.
+//! - `GET /v1beta/models` lists models (`{"models": [{"name": "models/…", "displayName",
+//!   "inputTokenLimit", "supportedGenerationMethods", …}], "nextPageToken"}`): the Gemini models
+//!   (or those set with [`FakeGemini::set_models`]), then [`EMBEDDING_MODEL`], which supports
+//!   only `embedContent`, as the real list mixes in embedding models. Pages hold `pageSize`
+//!   models (default 50, at most 1000, or fewer with [`FakeGemini::set_models_page_size`]) and
+//!   the next is asked for with `pageToken`; an unknown token gets 400 `INVALID_ARGUMENT`. Keys
+//!   are checked as for a call, and replies queued with [`FakeGemini::push_models`] are played.
+//!   `GET /v1beta/models/{model}` answers one.
 //!
 //! Token counts are rough: prompt ≈ characters of the request's text, arguments and results / 4
 //! (at least 1, and at least the cached count), output ≈ characters of the answer / 4.
@@ -46,17 +52,18 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
 use crate::script::{
-    Answer, DEFAULT_CHUNK_CHARS, Failure, MAX_BODY_BYTES, Play, Script, cut_stream, error_response,
-    frames_body, json_response, output_tokens, pieces, prompt_tokens, sse_data, sse_response,
-    stalled,
+    Answer, DEFAULT_CHUNK_CHARS, Failure, MAX_BODY_BYTES, Play, Script, cut_stream, display_name,
+    error_response, frames_body, json_response, output_tokens, pieces, prompt_tokens, sse_data,
+    sse_response, stalled,
 };
 
 const API_KEY_HEADER: &str = "x-goog-api-key";
-const MODELS: [(&str, &str); 3] = [
-    ("gemini-2.5-flash", "Gemini 2.5 Flash"),
-    ("gemini-2.5-pro", "Gemini 2.5 Pro"),
-    ("gemini-2.0-flash", "Gemini 2.0 Flash"),
-];
+const MODELS: [&str; 3] = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash"];
+/// The model the list always ends with, which a chat cannot use.
+pub const EMBEDDING_MODEL: &str = "text-embedding-004";
+/// Gemini's page size when the request names none, and the largest it takes.
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 1000;
 /// Top-level fields of `GenerateContentRequest`, in both spellings the JSON mapping accepts.
 const REQUEST_FIELDS: [&str; 14] = [
     "model",
@@ -443,11 +450,41 @@ async fn list_models(
     if let Some(rejection) = reject_unauthorized(&script, &headers, &query) {
         return rejection;
     }
-    let models: Vec<Value> = MODELS
-        .iter()
-        .map(|(id, name)| model_object(id, name))
-        .collect();
-    json_response(StatusCode::OK, &json!({ "models": models }))
+    if let Some(failed) = script.listing_failure(failure_response).await {
+        return failed;
+    }
+    let all = listed(&script);
+    let size = query
+        .get("pageSize")
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .min(MAX_PAGE_SIZE)
+        .min(script.models_page_size().unwrap_or(MAX_PAGE_SIZE));
+    let start = match query.get("pageToken").map(String::as_str) {
+        None | Some("") => 0,
+        Some(token) => match token
+            .strip_prefix("fake-page-")
+            .and_then(|n| n.parse().ok())
+        {
+            Some(start) if start < all.len() => start,
+            _ => return google_error(400, "INVALID_ARGUMENT", "Invalid page token."),
+        },
+    };
+    let end = (start + size).min(all.len());
+    let models: Vec<Value> = all[start..end].iter().map(|id| model_object(id)).collect();
+    let mut page = json!({ "models": models });
+    if end < all.len() {
+        page["nextPageToken"] = json!(format!("fake-page-{end}"));
+    }
+    json_response(StatusCode::OK, &page)
+}
+
+/// Every listed model id: the chat models, then the embedding model.
+fn listed(script: &Script) -> Vec<String> {
+    let mut ids = script.models(&MODELS);
+    ids.push(EMBEDDING_MODEL.to_owned());
+    ids
 }
 
 async fn get_model(
@@ -461,8 +498,8 @@ async fn get_model(
     if let Some(rejection) = reject_unauthorized(&script, &headers, &query) {
         return rejection;
     }
-    match MODELS.iter().find(|(id, _)| *id == model) {
-        Some((id, name)) => json_response(StatusCode::OK, &model_object(id, name)),
+    match listed(&script).into_iter().find(|id| *id == model) {
+        Some(id) => json_response(StatusCode::OK, &model_object(&id)),
         None => google_error(
             404,
             "NOT_FOUND",
@@ -471,7 +508,19 @@ async fn get_model(
     }
 }
 
-fn model_object(id: &str, name: &str) -> Value {
+fn model_object(id: &str) -> Value {
+    let name = display_name(id);
+    if id == EMBEDDING_MODEL {
+        return json!({
+            "name": format!("models/{id}"),
+            "version": "004",
+            "displayName": name,
+            "description": "Obtain a distributed representation of a text.",
+            "inputTokenLimit": 2048,
+            "outputTokenLimit": 1,
+            "supportedGenerationMethods": ["embedContent"],
+        });
+    }
     json!({
         "name": format!("models/{id}"),
         "version": "001",

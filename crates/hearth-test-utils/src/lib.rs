@@ -5,13 +5,15 @@
 //! streaming, connection drops) rather than against mocked traits. One module per vendor:
 //!
 //! - [`openai`]: [`FakeOpenAi`], OpenAI's Chat Completions (`/v1/chat/completions`, `/v1/models`).
-//! - [`openai_responses`]: [`FakeOpenAiResponses`], OpenAI's Responses (`/v1/responses`).
-//! - [`anthropic`]: [`FakeAnthropic`], Anthropic's Messages (`/v1/messages`).
-//! - [`gemini`]: [`FakeGemini`], the Gemini API (`/v1beta/models/{model}:streamGenerateContent`).
+//! - [`openai_responses`]: [`FakeOpenAiResponses`], OpenAI's Responses (`/v1/responses`, `/v1/models`).
+//! - [`anthropic`]: [`FakeAnthropic`], Anthropic's Messages (`/v1/messages`, `/v1/models`).
+//! - [`gemini`]: [`FakeGemini`], the Gemini API (`/v1beta/models/{model}:streamGenerateContent`,
+//!   `/v1beta/models`).
 //! - [`ollama`]: [`FakeOllama`], Ollama's native API (`/api/chat`, `/api/tags`).
 //! - [`mcp_server`]: [`FakeMcpServer`], a real MCP server (Python, official SDK) over stdio or HTTP.
 //!
-//! Fakes are scripted with a queue of replies, record every request they receive, and shut down
+//! Fakes are scripted with a queue of replies (model-list routes with a queue of their own, and
+//! the models they list set with `set_models`), record every request they receive, and shut down
 //! when dropped; that machinery is shared, in [`script`]. They are also used by `hearth-bench`,
 //! so per-request work stays small.
 

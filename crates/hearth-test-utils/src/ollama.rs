@@ -12,13 +12,15 @@
 //! - Scripted tool arguments that are not a JSON object come out as message text: Ollama only
 //!   reports a call it could parse from the model's output.
 //! - `options.num_predict` caps the answer: the text is cut and `done_reason` is `length`.
-//! - Only pulled models answer (see [`FakeOllama::MODELS`]; a name without a tag means
-//!   `:latest`); others get 404 `model "x" not found, try pulling it first`.
+//! - Only pulled models answer ([`FakeOllama::MODELS`], or those set with
+//!   [`FakeOllama::set_models`]; a name without a tag means `:latest`); others get 404
+//!   `model "x" not found, try pulling it first`.
 //! - Errors are `{"error": "text"}` with Ollama's statuses and texts: 503 `server busy` when
 //!   overloaded, 500 from a failed runner, 400 when the input exceeds the context length, 429
 //!   with `Retry-After` and 401 `unauthorized` (as Ollama's hosted models answer; a local Ollama
 //!   has no keys, [`FakeOllama::require_key`] checks a bearer token).
-//! - `GET /api/tags` lists the pulled models; `GET /api/version` answers the version; unknown
+//! - `GET /api/tags` lists the pulled models (no pages), checking the key as chat does and
+//!   playing replies queued with [`FakeOllama::push_models`]; `GET /api/version` answers the version; unknown
 //!   paths get Ollama's plain-text `404 page not found`.
 //!
 //! Token counts are rough: prompt ≈ characters of the messages and tool arguments / 4 (at least
@@ -156,7 +158,7 @@ async fn chat(
     let Some(model) = request["model"].as_str().filter(|m| !m.is_empty()) else {
         return ollama_error(400, "model is required");
     };
-    if !FakeOllama::MODELS.contains(&full_name(model).as_str()) {
+    if !pulled(&script).contains(&full_name(model)) {
         return ollama_error(
             404,
             &format!("model \"{model}\" not found, try pulling it first"),
@@ -197,12 +199,27 @@ async fn chat(
     }
 }
 
+/// The pulled models, by full name.
+fn pulled(script: &Script) -> Vec<String> {
+    script
+        .models(&FakeOllama::MODELS)
+        .iter()
+        .map(|name| full_name(name))
+        .collect()
+}
+
 async fn tags(State(script): State<Arc<Script>>, uri: Uri, headers: HeaderMap) -> Response {
     script.record(uri.path(), &headers, Value::Null);
-    let models: Vec<Value> = FakeOllama::MODELS
+    if let Some(rejection) = reject_unauthorized(&script, &headers) {
+        return rejection;
+    }
+    if let Some(failed) = script.listing_failure(failure_response).await {
+        return failed;
+    }
+    let models: Vec<Value> = pulled(&script)
         .iter()
         .map(|name| {
-            let family = name.split(':').next().unwrap_or(name);
+            let family = name.split(':').next().unwrap_or(name.as_str());
             json!({
                 "name": name,
                 "model": name,

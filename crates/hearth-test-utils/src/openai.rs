@@ -19,7 +19,9 @@
 //!   currently overloaded", [`Reply::server_error`] 500, [`Reply::context_too_long`] 400
 //!   `context_length_exceeded`, [`Reply::unauthorized`] 401 `invalid_api_key`.
 //! - `GET /v1/models` answers `{"object": "list", "data": [{"id", "object": "model", "created",
-//!   "owned_by"}]}`.
+//!   "owned_by"}]}`, no pages, listing `gpt-4o`, `gpt-4o-mini` and `o3-mini` or the ids set with
+//!   [`FakeOpenAi::set_models`]; it checks the key as chat does and plays replies queued with
+//!   [`FakeOpenAi::push_models`].
 //!
 //! Token counts are rough: prompt ≈ characters of the request's messages / 4 (at least 1),
 //! completion ≈ characters of the answer / 4.
@@ -149,12 +151,21 @@ async fn chat_completions(
     answer(&script, reply, &facts, &envelope).await
 }
 
-async fn list_models(State(script): State<Arc<Script>>, uri: Uri, headers: HeaderMap) -> Response {
+/// `GET /v1/models` (shared with the Responses fake).
+pub(crate) async fn list_models(
+    State(script): State<Arc<Script>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     script.record(uri.path(), &headers, Value::Null);
     if let Some(rejection) = reject_unauthorized(&script, &headers) {
         return rejection;
     }
-    let data: Vec<Value> = MODELS
+    if let Some(failed) = script.listing_failure(failure_response).await {
+        return failed;
+    }
+    let data: Vec<Value> = script
+        .models(&MODELS)
         .iter()
         .map(|id| json!({ "id": id, "object": "model", "created": 1_715_367_049, "owned_by": "system" }))
         .collect();

@@ -15,6 +15,7 @@
 //!   `response.function_call_arguments.delta` fragments, then `.done`.
 //! - An answer longer than `max_output_tokens` (≈ 4 characters a token) is cut there and ends
 //!   with `response.incomplete` (`incomplete_details.reason: "max_output_tokens"`).
+//! - `GET /v1/models` lists models as [`crate::FakeOpenAi`] does.
 //! - Errors are OpenAI's, as [`crate::FakeOpenAi`] sends them (same body, statuses, headers and
 //!   401 for a missing or wrong bearer key, see [`FakeOpenAiResponses::require_key`]).
 //!
@@ -29,11 +30,13 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::openai::{error_body, failure_response, reject_unauthorized, unknown_route};
+use crate::openai::{
+    error_body, failure_response, list_models, reject_unauthorized, unknown_route,
+};
 use crate::script::{
     ARGUMENT_FRAGMENT_CHARS, Answer, DEFAULT_CHUNK_CHARS, MAX_BODY_BYTES, Play, Reply, Script,
     cut_stream, error_response, frames_body, json_response, output_tokens, pieces, prompt_tokens,
@@ -80,6 +83,7 @@ impl FakeOpenAiResponses {
 fn app(script: Arc<Script>) -> Router {
     Router::new()
         .route("/v1/responses", post(responses))
+        .route("/v1/models", get(list_models))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(script)

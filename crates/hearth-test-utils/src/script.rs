@@ -14,6 +14,11 @@
 //!    [`cut_stream`], [`stalled`]), chunking text with [`pieces`] and estimating tokens with
 //!    [`prompt_tokens`] and [`output_tokens`].
 //!
+//! Model-list routes check the key the same way, then play the next reply queued with
+//! [`Script::push_models`] (none: the list) through [`Script::listing_failure`], and list
+//! [`Script::models`], paged by [`Script::models_page_size`] where the vendor pages. Listing has
+//! its own queue so that scripting a chat never changes what a listing answers, and back.
+//!
 //! [`Failure`]s are vendor-neutral on purpose: a test can push [`Reply::rate_limited`] to any fake
 //! and each answers with its own status, body and headers for that condition.
 //!
@@ -273,6 +278,9 @@ struct State {
     cached_tokens: u64,
     cache_write_tokens: u64,
     required_key: Option<String>,
+    models: Option<Vec<String>>,
+    models_page_size: Option<usize>,
+    models_queue: VecDeque<Reply>,
 }
 
 #[derive(Debug, Default)]
@@ -302,6 +310,9 @@ impl Script {
                 cached_tokens: 0,
                 cache_write_tokens: 0,
                 required_key: None,
+                models: None,
+                models_page_size: None,
+                models_queue: VecDeque::new(),
             }),
             log: Mutex::new(Log::default()),
             arrived: Notify::new(),
@@ -376,6 +387,68 @@ impl Script {
 
     pub fn required_key(&self) -> Option<String> {
         lock(&self.state).required_key.clone()
+    }
+
+    /// The model ids the model-list route lists (and, where the vendor checks, the models a
+    /// call may name), instead of the fake's own.
+    pub fn set_models(&self, ids: Vec<String>) {
+        lock(&self.state).models = Some(ids);
+    }
+
+    /// The ids set with [`Script::set_models`], else `defaults`.
+    pub fn models(&self, defaults: &[&str]) -> Vec<String> {
+        lock(&self.state)
+            .models
+            .clone()
+            .unwrap_or_else(|| defaults.iter().map(|&id| id.to_owned()).collect())
+    }
+
+    /// The most models one page holds, for vendors that page their list (a smaller page asked
+    /// for by the request still wins).
+    pub fn set_models_page_size(&self, n: usize) {
+        lock(&self.state).models_page_size = Some(n.max(1));
+    }
+
+    pub fn models_page_size(&self) -> Option<usize> {
+        lock(&self.state).models_page_size
+    }
+
+    /// Queues a reply for the next model-list request; with none queued the list is answered.
+    /// A success reply ([`Reply::Echo`], [`Reply::text`], ...) answers the list too.
+    pub fn push_models(&self, reply: Reply) {
+        lock(&self.state).models_queue.push_back(reply);
+    }
+
+    /// Plays the next reply queued with [`Script::push_models`]: the response to send instead
+    /// of the list (errors and [`Failure`]s, which `failure` renders in the vendor's shape, a
+    /// body cut mid-document, a stall), or `None` to answer the list.
+    pub async fn listing_failure(&self, failure: fn(Failure) -> Response) -> Option<Response> {
+        let reply = lock(&self.state).models_queue.pop_front()?;
+        match self.play(reply, "").await {
+            Play::Answer(_) => None,
+            Play::Error {
+                status,
+                body,
+                headers,
+            } => Some(error_response(status, &body, &headers)),
+            Play::Fail(kind) => Some(failure(kind)),
+            Play::Cut(_) => {
+                let mut response = Response::new(cut_stream(vec![Bytes::from_static(
+                    b"{\"data\": [{\"id\": ",
+                )]));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Some(response)
+            }
+            Play::Stall => Some(stalled(self, "application/json")),
+            Play::ShutDown => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                Some(response)
+            }
+        }
     }
 
     /// A number unique within this fake, for response and message ids.
@@ -514,6 +587,22 @@ macro_rules! scripted_fake {
             /// Answers the vendor's 401 to requests that do not present `key` the vendor's way.
             pub fn require_key(&self, key: &str) {
                 self.script.require_key(key);
+            }
+
+            /// Lists these model ids instead of the fake's own.
+            pub fn set_models(&self, ids: ::std::vec::Vec<::std::string::String>) {
+                self.script.set_models(ids);
+            }
+
+            /// The most models one page of the list holds, where the vendor pages it.
+            pub fn set_models_page_size(&self, n: usize) {
+                self.script.set_models_page_size(n);
+            }
+
+            /// Queues a reply for the next model-list request (errors and failures answer in
+            /// the vendor's shape; success replies answer the list).
+            pub fn push_models(&self, reply: $crate::Reply) {
+                self.script.push_models(reply);
             }
 
             /// The recorded requests, oldest first (at most the last 4096).
@@ -659,6 +748,30 @@ pub fn pieces(text: &str, size: usize) -> impl Iterator<Item = &str> {
     })
 }
 
+/// A display name from a model id, as vendors write them: `claude-sonnet-4-5` is
+/// `Claude Sonnet 4.5`, `gemini-2.5-flash` `Gemini 2.5 Flash`.
+pub fn display_name(id: &str) -> String {
+    let mut name = String::with_capacity(id.len());
+    let mut previous_numeric = false;
+    for word in id.split(['-', '_']).filter(|w| !w.is_empty()) {
+        let numeric = word.chars().all(|c| c.is_ascii_digit());
+        if !name.is_empty() {
+            name.push(if numeric && previous_numeric {
+                '.'
+            } else {
+                ' '
+            });
+        }
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+        previous_numeric = numeric;
+    }
+    name
+}
+
 /// Rough prompt tokens for `chars` characters of prompt: a quarter, at least 1.
 pub fn prompt_tokens(chars: usize) -> u64 {
     (chars / 4).max(1) as u64
@@ -697,6 +810,46 @@ mod tests {
         );
         assert_eq!(pieces("abc", 0).collect::<Vec<_>>(), ["abc"]);
         assert_eq!(pieces("", 3).count(), 0);
+    }
+
+    #[test]
+    fn display_names_join_version_numbers() {
+        assert_eq!(display_name("claude-sonnet-4-5"), "Claude Sonnet 4.5");
+        assert_eq!(display_name("gemini-2.5-flash"), "Gemini 2.5 Flash");
+        assert_eq!(display_name("gpt-4o_mini"), "Gpt 4o Mini");
+    }
+
+    #[tokio::test]
+    async fn listing_replies_have_their_own_queue() {
+        let script = Script::new();
+        script.push(Reply::server_error());
+        assert!(
+            script
+                .listing_failure(|_| Response::new(Body::empty()))
+                .await
+                .is_none()
+        );
+        script.push_models(Reply::Echo);
+        script.push_models(Reply::unauthorized());
+        assert!(
+            script
+                .listing_failure(|_| Response::new(Body::empty()))
+                .await
+                .is_none()
+        );
+        let failed = script
+            .listing_failure(|kind| {
+                assert_eq!(kind, Failure::Unauthorized);
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                response
+            })
+            .await;
+        assert_eq!(failed.map(|r| r.status()), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(script.next_reply(), Reply::server_error());
+        assert_eq!(script.models(&["a"]), ["a"]);
+        script.set_models(vec!["b".to_owned()]);
+        assert_eq!(script.models(&["a"]), ["b"]);
     }
 
     #[test]

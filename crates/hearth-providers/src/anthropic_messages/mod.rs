@@ -5,6 +5,7 @@
 //! - [`stream`] parses the SSE answer (`message_start` … `message_stop`) into
 //!   [`crate::StreamEvent`]s.
 //! - [`errors`] maps Anthropic's error bodies and statuses to [`ProviderError`].
+//! - [`models`] reads the model list (`GET {baseUrl}/models`, paged).
 //!
 //! The key goes in `x-api-key`, or in `Authorization: Bearer` when
 //! [`ProviderSettings::auth_header`] is set (gateways that front Anthropic-compatible models
@@ -13,6 +14,7 @@
 //! `endpoint`.
 
 mod errors;
+mod models;
 mod request;
 mod stream;
 
@@ -25,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call_stream;
 use crate::endpoint::{self, Auth, Endpoint, JsonInsteadOfStream, Spec};
 use crate::error::ProviderError;
+use crate::models::RemoteModel;
 use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings};
 use crate::sse::SseDecoder;
 
@@ -101,5 +104,12 @@ impl Provider for AnthropicMessages {
             parser,
             Arc::clone(redactor),
         ))
+    }
+
+    async fn list_models(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<Vec<RemoteModel>, ProviderError> {
+        models::list(&self.endpoint, &API, cancel).await
     }
 }

@@ -5,6 +5,7 @@
 //!   cutting tool parameters down to what Gemini accepts.
 //! - [`stream`] parses the SSE answer into [`crate::StreamEvent`]s (through `call_stream`).
 //! - [`errors`] maps Google's error bodies and statuses to [`ProviderError`].
+//! - [`models`] reads the model list (`GET {baseUrl}/models`, paged, chat models only).
 //!
 //! The key goes in the `x-goog-api-key` header (or `Authorization: Bearer` when
 //! [`ProviderSettings::auth_header`] is set, for gateways), never in the URL's `key=` query: URLs
@@ -12,6 +13,7 @@
 //! [`GoogleGenerativeAi::new`]; a call names the model in the path and is sent by `endpoint`.
 
 mod errors;
+mod models;
 mod request;
 mod schema;
 mod stream;
@@ -26,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call_stream;
 use crate::endpoint::{self, Auth, Endpoint, JsonInsteadOfStream, Spec};
 use crate::error::ProviderError;
+use crate::models::RemoteModel;
 use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings};
 use crate::sse::SseDecoder;
 
@@ -113,6 +116,13 @@ impl Provider for GoogleGenerativeAi {
             parser,
             Arc::clone(redactor),
         ))
+    }
+
+    async fn list_models(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<Vec<RemoteModel>, ProviderError> {
+        models::list(&self.endpoint, &API, cancel).await
     }
 }
 

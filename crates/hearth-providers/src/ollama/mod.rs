@@ -5,6 +5,7 @@
 //! - [`stream`] parses the NDJSON answer into [`crate::StreamEvent`]s (through `call_stream`
 //!   and `ndjson`).
 //! - [`errors`] maps Ollama's `{"error": "..."}` bodies and statuses to [`ProviderError`].
+//! - [`models`] lists the pulled models (`GET {baseUrl}/api/tags`).
 //!
 //! Ollama needs no key; one is sent as a bearer token when configured (for a proxy or Ollama's
 //! hosted models). A baseUrl ending in `/api` is accepted too. When nothing listens at the
@@ -12,6 +13,7 @@
 //! [`Ollama::new`] and a call is sent by `endpoint`.
 
 mod errors;
+mod models;
 mod request;
 mod stream;
 
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call_stream;
 use crate::endpoint::{self, Auth, Endpoint, Spec};
 use crate::error::ProviderError;
+use crate::models::RemoteModel;
 use crate::ndjson::NdjsonDecoder;
 use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings};
 
@@ -118,6 +121,15 @@ impl Provider for Ollama {
             parser,
             Arc::clone(redactor),
         ))
+    }
+
+    async fn list_models(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<Vec<RemoteModel>, ProviderError> {
+        models::list(&self.endpoint, &API, cancel)
+            .await
+            .map_err(|err| self.not_running_hint(err))
     }
 }
 

@@ -5,12 +5,14 @@
 //! - [`stream`] parses the SSE answer into [`crate::StreamEvent`]s.
 //! - [`errors`] maps error bodies and statuses to [`ProviderError`]; `openai_responses` shares it,
 //!   since the Responses API answers errors in the same shape.
+//! - [`models`] reads the model list (`GET {baseUrl}/models`), shared with `openai_responses` too.
 //!
 //! The key goes in `Authorization: Bearer`. The URL and headers are built once in
 //! [`OpenAiCompletions::new`] and a call is sent by `endpoint`, so this module holds only the
 //! path, the body, the error mapping and the stream parser.
 
 pub(crate) mod errors;
+pub(crate) mod models;
 mod request;
 mod stream;
 
@@ -22,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::{self, Auth, Endpoint, JsonInsteadOfStream, Spec};
 use crate::error::ProviderError;
+use crate::models::RemoteModel;
 use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings};
 
 const SPEC: Spec = Spec {
@@ -89,5 +92,12 @@ impl Provider for OpenAiCompletions {
             Arc::clone(redactor),
         );
         Ok(stream::events(reader, parser, Arc::clone(redactor)))
+    }
+
+    async fn list_models(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<Vec<RemoteModel>, ProviderError> {
+        models::list(&self.endpoint, &API, cancel).await
     }
 }

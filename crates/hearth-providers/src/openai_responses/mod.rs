@@ -6,6 +6,7 @@
 //!   [`crate::StreamEvent`]s.
 //! - Errors come in the same `{"error": {...}}` shape as Chat Completions, so they are mapped by
 //!   `openai_completions::errors`.
+//! - The model list is OpenAI's `GET {baseUrl}/models`, read by `openai_completions::models`.
 //!
 //! The key goes in `Authorization: Bearer`. The URL and headers are built once in
 //! [`OpenAiResponses::new`] and a call is sent by `endpoint`.
@@ -22,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::call_stream;
 use crate::endpoint::{self, Auth, Endpoint, Spec};
 use crate::error::ProviderError;
-use crate::openai_completions::{self, errors};
+use crate::models::RemoteModel;
+use crate::openai_completions::{self, errors, models};
 use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings};
 use crate::sse::SseDecoder;
 
@@ -90,5 +92,12 @@ impl Provider for OpenAiResponses {
             parser,
             Arc::clone(redactor),
         ))
+    }
+
+    async fn list_models(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<Vec<RemoteModel>, ProviderError> {
+        models::list(&self.endpoint, &API, cancel).await
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hearth_config::ApiKind;
 use hearth_protocol::transcript::{ContentBlock, Message, Role, StopReason, Usage};
 use hearth_providers::{
-    ModelRequest, Provider, ProviderError, ProviderSettings, Timeouts, ToolSpec,
+    ModelRequest, Provider, ProviderError, ProviderSettings, RemoteModel, Timeouts, ToolSpec,
 };
 use hearth_test_utils::anthropic::thinking_signature;
 use hearth_test_utils::{FakeAnthropic, RecordedRequest, Reply};
@@ -30,6 +30,8 @@ impl Api for AnthropicMessages {
     const RATE_LIMIT_MESSAGE: Option<&'static str> = Some("exceed the rate limit");
     const DEBUG_NAME: Option<&'static str> = Some("AnthropicMessages");
     const KEY_HEADER: &'static str = "x-api-key";
+    const LISTED: &'static [&'static str] =
+        &["claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4-5"];
 
     fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {
         ProviderSettings {
@@ -88,6 +90,18 @@ impl Api for AnthropicMessages {
         assert_eq!(signature, Some(thinking_signature(thought).as_str()));
     }
 
+    fn check_listing(models: &[RemoteModel], request: &RecordedRequest) {
+        assert_eq!(request.path, "/v1/models");
+        assert_eq!(request.header("x-api-key"), Some(KEY));
+        assert_eq!(request.header("anthropic-version"), Some("2023-06-01"));
+        assert_eq!(
+            request.header("anthropic-beta"),
+            Some("fine-grained-tool-streaming-2025-05-14")
+        );
+        assert_eq!(models[2].name.as_deref(), Some("Claude Sonnet 4.5"));
+        assert_eq!(models[2].context_window, None);
+    }
+
     fn check_wrong_key(err: &ProviderError, _request: &RecordedRequest) {
         assert_eq!(
             *err,
@@ -144,6 +158,12 @@ conformance!(AnthropicMessages:
     an_unreachable_provider_is_a_retryable_network_error,
     a_base_url_that_is_not_a_url_is_a_config_error,
     build_returns_the_provider_without_secrets_in_debug,
+    models_are_listed_sorted_and_deduplicated,
+    a_wrong_key_fails_the_listing_as_an_auth_error,
+    listing_failures_are_classified_like_calls,
+    a_silent_listing_times_out_and_a_cancelled_one_ends_promptly,
+    an_unreachable_provider_fails_the_listing_as_a_network_error,
+    paged_lists_are_followed_up_to_five_pages,
 );
 
 fn provider(fake: &FakeAnthropic) -> Arc<dyn Provider> {

@@ -16,8 +16,8 @@ use futures_util::StreamExt;
 use hearth_config::ApiKind;
 use hearth_protocol::transcript::{ContentBlock, Message, Role, StopReason, Usage};
 use hearth_providers::{
-    Completion, EventStream, ModelRequest, Provider, ProviderError, ProviderSettings, StreamEvent,
-    TimeoutPhase, Timeouts, build, http_client,
+    Completion, EventStream, ModelRequest, Provider, ProviderError, ProviderSettings, RemoteModel,
+    StreamEvent, TimeoutPhase, Timeouts, build, http_client,
 };
 use hearth_test_utils::{
     FakeAnthropic, FakeGemini, FakeOllama, FakeOpenAi, FakeOpenAiResponses, FakeToolCall,
@@ -35,6 +35,9 @@ pub(crate) trait Fake: Sized + Send + Sync {
     fn require_key(&self, key: &str);
     fn request_count(&self) -> usize;
     fn last_request(&self) -> Option<RecordedRequest>;
+    fn set_models(&self, ids: Vec<String>);
+    fn set_models_page_size(&self, n: usize);
+    fn push_models(&self, reply: Reply);
 }
 
 macro_rules! impl_fake {
@@ -60,6 +63,15 @@ macro_rules! impl_fake {
             }
             fn last_request(&self) -> Option<RecordedRequest> {
                 <$fake>::last_request(self)
+            }
+            fn set_models(&self, ids: Vec<String>) {
+                <$fake>::set_models(self, ids);
+            }
+            fn set_models_page_size(&self, n: usize) {
+                <$fake>::set_models_page_size(self, n);
+            }
+            fn push_models(&self, reply: Reply) {
+                <$fake>::push_models(self, reply);
             }
         }
     )*};
@@ -104,6 +116,8 @@ pub(crate) trait Api {
     /// An answer longer than 2 tokens, and what of it fits in 2.
     const LONG_ANSWER: (&'static str, &'static str) =
         ("a long answer that does not fit in two tokens", "a long a");
+    /// The ids [`Provider::list_models`] returns for the fake's own models.
+    const LISTED: &'static [&'static str];
 
     /// The provider's settings as the API's tests use them.
     fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings;
@@ -116,6 +130,8 @@ pub(crate) trait Api {
     fn check_image_request(body: &Value);
     /// The thinking block's signature for `thought`.
     fn check_thinking_signature(thought: &str, signature: Option<&str>);
+    /// The listing of the fake's own models, and the request that got it.
+    fn check_listing(models: &[RemoteModel], request: &RecordedRequest);
     /// The error for a wrong key, and the request that got it.
     fn check_wrong_key(err: &ProviderError, request: &RecordedRequest);
     fn check_overloaded(_err: &ProviderError) {}
@@ -693,4 +709,169 @@ pub(crate) async fn the_key_goes_in_a_bearer_header_when_asked<A: Api>() {
         Some(format!("Bearer {}", A::KEY).as_str())
     );
     assert_eq!(request.header(A::KEY_HEADER), None);
+}
+
+fn ids(models: &[RemoteModel]) -> Vec<&str> {
+    models.iter().map(|m| m.id.as_str()).collect()
+}
+
+async fn list_error(provider: &dyn Provider) -> ProviderError {
+    provider
+        .list_models(CancellationToken::new())
+        .await
+        .expect_err("the listing fails")
+}
+
+pub(crate) async fn models_are_listed_sorted_and_deduplicated<A: Api>() {
+    let fake = A::Fake::start().await;
+    if A::SENDS_KEY {
+        fake.require_key(A::KEY);
+    }
+    let provider = provider::<A>(&fake);
+    let models = provider
+        .list_models(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(ids(&models), A::LISTED);
+    A::check_listing(&models, &fake.last_request().unwrap());
+
+    fake.set_models(
+        ["zeta:1b", "alpha:1b", "zeta:1b"]
+            .map(str::to_owned)
+            .to_vec(),
+    );
+    let models = provider
+        .list_models(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(ids(&models), ["alpha:1b", "zeta:1b"]);
+    assert_eq!(fake.request_count(), 2);
+}
+
+pub(crate) async fn a_wrong_key_fails_the_listing_as_an_auth_error<A: Api>() {
+    let fake = A::Fake::start().await;
+    fake.require_key(A::OTHER_KEY);
+    let mut settings = A::settings(fake.base_url(), Timeouts::default());
+    settings.api_key = Some(A::KEY.to_owned());
+    let provider = build(settings, http_client()).unwrap();
+    let err = list_error(provider.as_ref()).await;
+    A::check_wrong_key(&err, &fake.last_request().unwrap());
+    assert_eq!(err.kind(), "auth");
+    assert!(!err.to_string().contains(A::KEY), "{err}");
+    assert!(!format!("{err:?}").contains(A::KEY));
+}
+
+/// Scripted listing failures come back classified as a call's would, and leave the chat's
+/// script alone.
+pub(crate) async fn listing_failures_are_classified_like_calls<A: Api>() {
+    let fake = A::Fake::start().await;
+    fake.push(Reply::text("still scripted"));
+    let provider = provider::<A>(&fake);
+
+    fake.push_models(Reply::rate_limited(7));
+    let err = list_error(provider.as_ref()).await;
+    assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+
+    fake.push_models(Reply::server_error());
+    let err = list_error(provider.as_ref()).await;
+    assert!(
+        matches!(err, ProviderError::Server { status: 500, .. }),
+        "{err:?}"
+    );
+
+    fake.push_models(Reply::error(
+        404,
+        json!({ "error": { "message": "no model list here" } }),
+    ));
+    let err = list_error(provider.as_ref()).await;
+    assert!(
+        matches!(err, ProviderError::InvalidRequest { status: 404, .. }),
+        "{err:?}"
+    );
+
+    fake.push_models(Reply::cut_after("x"));
+    let err = list_error(provider.as_ref()).await;
+    assert!(matches!(err, ProviderError::Network { .. }), "{err:?}");
+
+    assert_eq!(
+        ids(&provider
+            .list_models(CancellationToken::new())
+            .await
+            .unwrap()),
+        A::LISTED
+    );
+    let done = provider
+        .complete(ask::<A>("hi"), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.message.plain_text(), "still scripted");
+}
+
+pub(crate) async fn a_silent_listing_times_out_and_a_cancelled_one_ends_promptly<A: Api>() {
+    let fake = A::Fake::start().await;
+    let timeouts = Timeouts {
+        first_byte: Duration::from_millis(200),
+        ..Timeouts::default()
+    };
+    let provider = provider_with::<A>(&fake, timeouts);
+    fake.push_models(Reply::Stall);
+    assert_eq!(
+        list_error(provider.as_ref()).await,
+        ProviderError::Timeout {
+            phase: TimeoutPhase::FirstByte
+        }
+    );
+
+    let provider = self::provider::<A>(&fake);
+    fake.push_models(Reply::delayed(Duration::from_secs(30), Reply::Echo));
+    let cancel = CancellationToken::new();
+    let started = Instant::now();
+    let (result, ()) = tokio::join!(provider.list_models(cancel.clone()), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cancel.cancel();
+    });
+    assert_eq!(result, Err(ProviderError::Cancelled));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        provider.list_models(cancel).await,
+        Err(ProviderError::Cancelled)
+    );
+}
+
+pub(crate) async fn an_unreachable_provider_fails_the_listing_as_a_network_error<A: Api>() {
+    let base_url = {
+        let fake = A::Fake::start().await;
+        fake.base_url()
+    };
+    // The fake is gone; give its listener a moment to close.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let provider = build(A::settings(base_url, Timeouts::default()), http_client()).unwrap();
+    let err = list_error(provider.as_ref()).await;
+    assert!(matches!(err, ProviderError::Network { .. }), "{err:?}");
+    assert!(!err.to_string().contains(A::KEY));
+    A::check_unreachable(&err);
+}
+
+/// For APIs that page their list: pages are followed, at most five.
+pub(crate) async fn paged_lists_are_followed_up_to_five_pages<A: Api>() {
+    let fake = A::Fake::start().await;
+    let provider = provider::<A>(&fake);
+    let numbered = |n: usize| (1..=n).map(|i| format!("m{i:02}")).collect::<Vec<_>>();
+    fake.set_models_page_size(2);
+    fake.set_models(numbered(5));
+    let models = provider
+        .list_models(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(ids(&models), numbered(5));
+    assert_eq!(fake.request_count(), 3);
+
+    fake.set_models(numbered(12));
+    let models = provider
+        .list_models(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(ids(&models), numbered(10));
+    assert_eq!(fake.request_count(), 3 + 5);
 }

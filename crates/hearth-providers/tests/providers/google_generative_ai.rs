@@ -5,7 +5,8 @@ use std::sync::Arc;
 use hearth_config::ApiKind;
 use hearth_protocol::transcript::{ContentBlock, Message, Role, StopReason, Usage};
 use hearth_providers::{
-    ModelRequest, Provider, ProviderError, ProviderSettings, Timeouts, ToolSpec, build, http_client,
+    ModelRequest, Provider, ProviderError, ProviderSettings, RemoteModel, Timeouts, ToolSpec,
+    build, http_client,
 };
 use hearth_test_utils::{FakeGemini, FakeToolCall, RecordedRequest, Reply};
 use serde_json::{Value, json};
@@ -29,6 +30,8 @@ impl Api for GoogleGenerativeAi {
     const RATE_LIMIT_MESSAGE: Option<&'static str> = Some("exceeded your current quota");
     const KEY_HEADER: &'static str = "x-goog-api-key";
     const FAKE_CHECKS_BEARER: bool = false;
+    const LISTED: &'static [&'static str] =
+        &["gemini-2.0-flash", "gemini-2.5-flash", "gemini-2.5-pro"];
 
     fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {
         ProviderSettings {
@@ -85,6 +88,20 @@ impl Api for GoogleGenerativeAi {
         assert!(signature.is_some());
     }
 
+    fn check_listing(models: &[RemoteModel], request: &RecordedRequest) {
+        assert_eq!(request.path, "/v1beta/models");
+        assert_eq!(request.header("x-goog-api-key"), Some(KEY));
+        assert_eq!(request.header("authorization"), None);
+        assert_eq!(
+            models[1],
+            RemoteModel {
+                id: "gemini-2.5-flash".to_owned(),
+                name: Some("Gemini 2.5 Flash".to_owned()),
+                context_window: Some(1_048_576),
+            }
+        );
+    }
+
     fn check_wrong_key(err: &ProviderError, _request: &RecordedRequest) {
         // Gemini answers a wrong key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
         assert_eq!(
@@ -114,6 +131,12 @@ conformance!(GoogleGenerativeAi:
     an_unreachable_provider_is_a_retryable_network_error,
     a_base_url_that_is_not_a_url_is_a_config_error,
     build_returns_the_provider_without_secrets_in_debug,
+    models_are_listed_sorted_and_deduplicated,
+    a_wrong_key_fails_the_listing_as_an_auth_error,
+    listing_failures_are_classified_like_calls,
+    a_silent_listing_times_out_and_a_cancelled_one_ends_promptly,
+    an_unreachable_provider_fails_the_listing_as_a_network_error,
+    paged_lists_are_followed_up_to_five_pages,
 );
 
 fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {
@@ -343,4 +366,33 @@ async fn the_request_body_for_a_tool_round_trip() {
         .await
         .unwrap();
     insta::assert_json_snapshot!("tool_round_trip_request", fake.last_request().unwrap().body);
+}
+
+#[tokio::test]
+async fn the_model_list_keeps_only_models_that_generate_content() {
+    let fake = FakeGemini::start().await;
+    let raw: Value = reqwest::get(format!("{}/models", fake.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let embedding = format!("models/{}", hearth_test_utils::gemini::EMBEDDING_MODEL);
+    assert!(
+        raw["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == embedding.as_str()),
+        "the fake lists an embedding model: {raw}"
+    );
+    let models = provider(&fake)
+        .list_models(CancellationToken::new())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["gemini-2.0-flash", "gemini-2.5-flash", "gemini-2.5-pro"]
+    );
 }

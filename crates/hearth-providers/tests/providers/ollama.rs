@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hearth_config::ApiKind;
 use hearth_protocol::transcript::{ContentBlock, Message, Role, StopReason, Usage};
 use hearth_providers::{
-    ModelRequest, Provider, ProviderError, ProviderSettings, Timeouts, ToolSpec,
+    ModelRequest, Provider, ProviderError, ProviderSettings, RemoteModel, Timeouts, ToolSpec,
 };
 use hearth_test_utils::{FakeOllama, RecordedRequest, Reply};
 use serde_json::{Value, json};
@@ -30,6 +30,7 @@ impl Api for Ollama {
     const RESPONSE_ID_PREFIX: Option<&'static str> = None;
     const LONG_ANSWER: (&'static str, &'static str) =
         ("a fairly long answer that will not fit", "a fairly");
+    const LISTED: &'static [&'static str] = &["llama3.2:latest", "llava:latest", "qwen3:latest"];
 
     /// Keyless, as a local Ollama is.
     fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {
@@ -81,6 +82,12 @@ impl Api for Ollama {
         assert_eq!(signature, None);
     }
 
+    fn check_listing(models: &[RemoteModel], request: &RecordedRequest) {
+        assert_eq!(request.path, "/api/tags");
+        assert_eq!(request.header("authorization"), None);
+        assert!(models.iter().all(|m| m.name.is_none()));
+    }
+
     fn check_wrong_key(err: &ProviderError, request: &RecordedRequest) {
         assert_eq!(
             *err,
@@ -124,6 +131,11 @@ conformance!(Ollama:
     an_unreachable_provider_is_a_retryable_network_error,
     a_base_url_that_is_not_a_url_is_a_config_error,
     build_returns_the_provider_without_secrets_in_debug,
+    models_are_listed_sorted_and_deduplicated,
+    a_wrong_key_fails_the_listing_as_an_auth_error,
+    listing_failures_are_classified_like_calls,
+    a_silent_listing_times_out_and_a_cancelled_one_ends_promptly,
+    an_unreachable_provider_fails_the_listing_as_a_network_error,
 );
 
 fn provider(fake: &FakeOllama) -> Arc<dyn Provider> {
@@ -263,4 +275,20 @@ async fn the_request_body_for_a_tool_round_trip() {
 
 fn ask(text: &str) -> ModelRequest {
     conformance::ask::<Ollama>(text)
+}
+
+#[tokio::test]
+async fn the_model_list_takes_a_base_url_ending_in_api() {
+    let fake = FakeOllama::start().await;
+    let provider = hearth_providers::build(
+        Ollama::settings(format!("{}/api/", fake.base_url()), Timeouts::default()),
+        hearth_providers::http_client(),
+    )
+    .unwrap();
+    let models = provider
+        .list_models(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(models.len(), 3);
+    assert_eq!(fake.last_request().unwrap().path, "/api/tags");
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use hearth_config::ApiKind;
 use hearth_protocol::transcript::{ContentBlock, Message, Role, StopReason, Usage};
 use hearth_providers::{
-    ModelRequest, Provider, ProviderError, ProviderSettings, TimeoutPhase, Timeouts, ToolSpec,
-    build, http_client,
+    ModelRequest, Provider, ProviderError, ProviderSettings, RemoteModel, TimeoutPhase, Timeouts,
+    ToolSpec, build, http_client,
 };
 use hearth_test_utils::{FakeOpenAi, FakeToolCall, RecordedRequest, Reply};
 use serde_json::{Value, json};
@@ -29,6 +29,7 @@ impl Api for OpenAiCompletions {
     const IMAGE_MODEL: &'static str = "gpt-4o";
     const RESPONSE_ID_PREFIX: Option<&'static str> = Some("chatcmpl-");
     const RATE_LIMIT_MESSAGE: Option<&'static str> = Some("Rate limit reached");
+    const LISTED: &'static [&'static str] = &["gpt-4o", "gpt-4o-mini", "o3-mini"];
 
     fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {
         ProviderSettings {
@@ -90,6 +91,22 @@ impl Api for OpenAiCompletions {
         assert_eq!(signature, None);
     }
 
+    fn check_listing(models: &[RemoteModel], request: &RecordedRequest) {
+        assert_eq!(request.path, "/v1/models");
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+        assert_eq!(request.header("x-title"), Some("hearth-tests"));
+        assert_eq!(request.header("accept"), Some("application/json"));
+        assert_eq!(request.header("content-type"), None);
+        assert!(
+            models
+                .iter()
+                .all(|m| m.name.is_none() && m.context_window.is_none())
+        );
+    }
+
     fn check_wrong_key(err: &ProviderError, _request: &RecordedRequest) {
         let ProviderError::Auth { status, message } = err else {
             panic!("not auth: {err:?}")
@@ -121,6 +138,11 @@ conformance!(OpenAiCompletions:
     an_unreachable_provider_is_a_retryable_network_error,
     a_base_url_that_is_not_a_url_is_a_config_error,
     build_returns_the_provider_without_secrets_in_debug,
+    models_are_listed_sorted_and_deduplicated,
+    a_wrong_key_fails_the_listing_as_an_auth_error,
+    listing_failures_are_classified_like_calls,
+    a_silent_listing_times_out_and_a_cancelled_one_ends_promptly,
+    an_unreachable_provider_fails_the_listing_as_a_network_error,
 );
 
 fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {

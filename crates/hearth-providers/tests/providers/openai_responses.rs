@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hearth_config::ApiKind;
 use hearth_protocol::transcript::{ContentBlock, Message, Role, StopReason, Usage};
 use hearth_providers::{
-    ModelRequest, Provider, ProviderError, ProviderSettings, Timeouts, ToolSpec,
+    ModelRequest, Provider, ProviderError, ProviderSettings, RemoteModel, Timeouts, ToolSpec,
 };
 use hearth_test_utils::{FakeOpenAiResponses, RecordedRequest, Reply};
 use serde_json::{Value, json};
@@ -26,6 +26,7 @@ impl Api for OpenAiResponses {
     const MODEL: &'static str = "gpt-5";
     const RESPONSE_ID_PREFIX: Option<&'static str> = Some("resp_");
     const DEBUG_NAME: Option<&'static str> = Some("OpenAiResponses");
+    const LISTED: &'static [&'static str] = &["gpt-4o", "gpt-4o-mini", "o3-mini"];
 
     fn settings(base_url: String, timeouts: Timeouts) -> ProviderSettings {
         ProviderSettings {
@@ -79,6 +80,16 @@ impl Api for OpenAiResponses {
         assert_eq!(signature, None);
     }
 
+    fn check_listing(models: &[RemoteModel], request: &RecordedRequest) {
+        assert_eq!(request.path, "/v1/models");
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+        assert_eq!(request.header("openai-organization"), Some("org-hearth"));
+        assert_eq!(models.len(), 3);
+    }
+
     fn check_wrong_key(err: &ProviderError, _request: &RecordedRequest) {
         let ProviderError::Auth { status, message } = err else {
             panic!("not auth: {err:?}")
@@ -115,6 +126,11 @@ conformance!(OpenAiResponses:
     an_unreachable_provider_is_a_retryable_network_error,
     a_base_url_that_is_not_a_url_is_a_config_error,
     build_returns_the_provider_without_secrets_in_debug,
+    models_are_listed_sorted_and_deduplicated,
+    a_wrong_key_fails_the_listing_as_an_auth_error,
+    listing_failures_are_classified_like_calls,
+    a_silent_listing_times_out_and_a_cancelled_one_ends_promptly,
+    an_unreachable_provider_fails_the_listing_as_a_network_error,
 );
 
 fn provider(fake: &FakeOpenAiResponses) -> Arc<dyn Provider> {
