@@ -1,0 +1,402 @@
+// Types of the gateway's WebSocket protocol as the Control UI uses it: docs/protocol.schema.json
+// plus the issue-4 contract (config writes, secrets, providers.test, usage, runs, logs, desktop).
+
+export type ErrorCode =
+  | "INVALID_REQUEST"
+  | "UNKNOWN_METHOD"
+  | "UNAUTHORIZED"
+  | "RATE_LIMITED"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "PAYLOAD_TOO_LARGE"
+  | "PROVIDER_ERROR"
+  | "UNAVAILABLE"
+  | "INTERNAL"
+  | "TIMEOUT"
+  | "DISCONNECTED";
+
+export interface ErrorShape {
+  code: ErrorCode | string;
+  message: string;
+  details?: unknown;
+  retryable?: boolean;
+  retryAfterMs?: number | null;
+}
+
+export interface RequestFrame {
+  type: "req";
+  id: string;
+  method: string;
+  params: unknown;
+}
+export interface ResponseFrame {
+  type: "res";
+  id: string | null;
+  ok: boolean;
+  payload?: unknown;
+  error?: ErrorShape | null;
+}
+export interface EventFrame {
+  type: "event";
+  event: string;
+  payload: unknown;
+  seq?: number | null;
+}
+export type Frame = RequestFrame | ResponseFrame | EventFrame;
+
+export interface HelloOk {
+  type: "hello-ok";
+  protocol: number;
+  server: { version: string; connId: string };
+  features: { methods: string[]; events: string[] };
+  policy: { maxPayload: number; tickIntervalMs: number };
+}
+
+export interface Usage {
+  input: number;
+  output: number;
+  cacheRead?: number;
+  cacheWrite?: number;
+  cost?: number | null;
+}
+
+export type ContentBlock =
+  | { type: "text"; text: string }
+  | { type: "image"; mimeType: string; data: string }
+  | { type: "thinking"; thinking: string; signature?: string | null }
+  | { type: "toolCall"; id: string; name: string; arguments: unknown };
+
+export type Role = "system" | "user" | "assistant" | "tool";
+
+export interface Message {
+  role: Role;
+  content: ContentBlock[];
+  toolCallId?: string | null;
+  toolName?: string | null;
+  isError?: boolean;
+  model?: string | null;
+  usage?: Usage | null;
+  stopReason?: string | null;
+  timestamp?: number;
+}
+
+export interface AgentInfo {
+  id: string;
+  name: string;
+  model: string;
+  fallbacks: string[];
+  workspace: string;
+}
+export interface ProviderInfo {
+  id: string;
+  api: string;
+  baseUrl: string;
+  models: string[];
+  available: boolean;
+}
+export interface StatusResult {
+  version: string;
+  uptimeMs: number;
+  pid: number;
+  listen: string;
+  stateDir: string;
+  configPath: string;
+  secretsBackend: string;
+  defaultAgent: string;
+  agents: AgentInfo[];
+  providers: ProviderInfo[];
+  sessions: number;
+  activeRuns: number;
+  connections: number;
+  onboarding?: { needed: boolean };
+  desktop?: { available: boolean };
+}
+
+export interface SessionInfo {
+  key: string;
+  sessionId: string;
+  agentId: string;
+  channel: string;
+  sender?: string | null;
+  title?: string | null;
+  createdAt: number;
+  updatedAt: number;
+  messageCount: number;
+  usage: Usage;
+  archived: boolean;
+}
+
+export interface ModelInfo {
+  id: string;
+  provider: string;
+  name: string;
+  api: string;
+  contextWindow: number;
+  maxTokens: number;
+  input: string[];
+  reasoning: boolean;
+}
+
+export interface Issue {
+  severity: "error" | "warning";
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+export interface ConfigWrite {
+  hash: string;
+  restartRequired: string[];
+  warnings: Issue[];
+}
+
+export interface ExecApproval {
+  id: string;
+  runId: string;
+  sessionKey: string;
+  agentId: string;
+  command: string;
+  cwd: string;
+  createdAtMs: number;
+  expiresAtMs: number;
+}
+export type ExecDecision = "allow-once" | "allow-always" | "deny";
+
+export interface McpServerStatus {
+  name: string;
+  transport: string;
+  state: "starting" | "ready" | "failed" | "disabled";
+  tools: string[];
+  lastError?: string | null;
+  retryInMs?: number | null;
+  restarts: number;
+}
+
+export interface SkillInfo {
+  name: string;
+  description: string;
+  source: string;
+  path: string;
+  available: boolean;
+  reason?: string | null;
+}
+
+export interface UsageRow {
+  runs: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  cost: number | null;
+}
+export type KeyedUsageRow = UsageRow & { key: string };
+export interface UsageSummary {
+  from: number;
+  to: number;
+  totals: UsageRow;
+  byDay: KeyedUsageRow[];
+  byAgent: KeyedUsageRow[];
+  byChannel: KeyedUsageRow[];
+  byModel: KeyedUsageRow[];
+}
+
+export interface RunInfo {
+  id: string;
+  sessionKey: string;
+  agentId: string;
+  model: string | null;
+  status: "completed" | "failed" | "aborted" | "interrupted";
+  error: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number | null;
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface LogEntry {
+  ts: string;
+  level: string;
+  target: string;
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+export interface RemoteModel {
+  id: string;
+  name?: string;
+  contextWindow?: number;
+}
+export interface ProviderDraft {
+  api: string;
+  baseUrl?: string;
+  apiKey?: string;
+  headers?: Record<string, string>;
+}
+export interface ProvidersTestResult {
+  ok: boolean;
+  latencyMs: number;
+  models: RemoteModel[];
+  error?: { kind: string; message: string };
+}
+
+export interface ImageAttachment {
+  type: "image";
+  mimeType: string;
+  data: string;
+  name?: string;
+}
+
+export type DmPolicy = "pairing" | "allowlist" | "open" | "disabled";
+
+export interface OnboardingApplyParams {
+  provider: {
+    id: string;
+    api: string;
+    baseUrl?: string;
+    apiKey?: string;
+    models?: { id: string; name?: string; contextWindow?: number; maxTokens?: number }[];
+  };
+  model: string;
+  fallbacks?: string[];
+  assistantName?: string;
+  soul?: string;
+  user?: string;
+  dmPolicy?: DmPolicy;
+  baseHash: string;
+}
+
+type Empty = Record<string, never>;
+
+/** Every method the UI calls: its params and its result. */
+export interface Methods {
+  health: { params: Empty; result: { ok: boolean; version: string; uptimeMs: number } };
+  status: { params: Empty; result: StatusResult };
+  "chat.send": {
+    params: {
+      message: string;
+      sessionKey?: string;
+      agentId?: string;
+      idempotencyKey?: string;
+      attachments?: ImageAttachment[];
+    };
+    result: {
+      runId: string;
+      sessionKey: string;
+      status: "started" | "queued" | "duplicate" | "command";
+      reply?: string | null;
+    };
+  };
+  "chat.history": {
+    params: { sessionKey?: string; limit?: number };
+    result: { sessionKey: string; sessionId?: string | null; messages: Message[] };
+  };
+  "chat.abort": {
+    params: { sessionKey?: string; runId?: string };
+    result: { aborted: boolean; runIds: string[] };
+  };
+  "sessions.list": {
+    params: {
+      agentId?: string;
+      channel?: string;
+      sender?: string;
+      search?: string;
+      includeArchived?: boolean;
+      limit?: number;
+    };
+    result: { sessions: SessionInfo[] };
+  };
+  "sessions.reset": { params: { key: string }; result: { key: string; previousSessionId?: string | null } };
+  "sessions.delete": { params: { key: string }; result: { key: string; deleted: number } };
+  "sessions.compact": {
+    params: { key: string };
+    result: { key: string; compacted: boolean; messagesSummarised: number; tokensBefore: number; tokensAfter: number };
+  };
+  "models.list": { params: Empty; result: { models: ModelInfo[] } };
+  "config.get": {
+    params: Empty;
+    result: {
+      path: string;
+      hash: string;
+      config: Record<string, unknown>;
+      restartRequired: string[];
+      raw?: string;
+      exists?: boolean;
+    };
+  };
+  "config.schema": { params: Empty; result: { schema: unknown } };
+  "config.validate": { params: { raw: string }; result: { ok: boolean; issues: Issue[] } };
+  "config.set": { params: { raw: string; baseHash: string }; result: ConfigWrite };
+  "config.patch": { params: { patch: Record<string, unknown>; baseHash: string }; result: ConfigWrite };
+  "secrets.list": { params: Empty; result: { backend: string; names: string[] } };
+  "secrets.set": { params: { name: string; value: string }; result: { name: string } };
+  "secrets.delete": { params: { name: string }; result: { deleted: boolean } };
+  "providers.test": {
+    params: { provider?: string; draft?: ProviderDraft; model?: string };
+    result: ProvidersTestResult;
+  };
+  "onboarding.apply": { params: OnboardingApplyParams; result: ConfigWrite };
+  "usage.summary": { params: { days?: number }; result: UsageSummary };
+  "runs.recent": { params: { limit?: number }; result: { runs: RunInfo[] } };
+  "logs.tail": {
+    params: { cursor?: string; limit?: number; minLevel?: string };
+    result: { entries: LogEntry[]; cursor: string; reset: boolean };
+  };
+  "desktop.get": { params: Empty; result: { available: boolean; autostart: boolean | null } };
+  "desktop.autostart.set": { params: { enabled: boolean }; result: { autostart: boolean } };
+  "skills.list": {
+    params: { agentId?: string };
+    result: { skills: SkillInfo[]; errors: { path: string; line?: number | null; message: string }[] };
+  };
+  "exec.approval.list": { params: Empty; result: { approvals: ExecApproval[] } };
+  "exec.approval.resolve": {
+    params: { id: string; decision: ExecDecision };
+    result: { id: string; decision: ExecDecision };
+  };
+  "mcp.status": { params: Empty; result: { servers: McpServerStatus[] } };
+}
+export type MethodName = keyof Methods;
+
+export interface ChatEvent {
+  runId: string;
+  sessionKey: string;
+  state: "delta" | "final" | "aborted" | "error";
+  delta?: string | null;
+  message?: Message | null;
+  usage?: Usage | null;
+  error?: ErrorShape | null;
+}
+
+export type AgentEvent = { runId: string; sessionKey: string } & (
+  | {
+      stream: "lifecycle";
+      data: { phase: "start" | "end" | "error" | "aborted"; model?: string | null; durationMs?: number | null; error?: ErrorShape | null };
+    }
+  | { stream: "assistant"; data: { delta: string } }
+  | { stream: "thinking"; data: { delta: string } }
+  | { stream: "toolStart"; data: { toolCallId: string; name: string; arguments: unknown } }
+  | {
+      stream: "toolEnd";
+      data: { toolCallId: string; name: string; isError: boolean; resultBytes: number; durationMs: number };
+    }
+  | { stream: "usage"; data: { model: string; usage: Usage } }
+  | {
+      stream: "attempt";
+      data: { model: string; key: number; outcome: string; errorKind?: string | null; message?: string | null; cooldownMs?: number | null };
+    }
+  | { stream: "compaction"; data: { messagesSummarised: number; tokensBefore: number; tokensAfter: number } }
+);
+
+/** Every event the UI listens to, with its payload. */
+export interface Events {
+  "connect.challenge": { nonce: string; ts: number };
+  tick: { ts: number };
+  chat: ChatEvent;
+  agent: AgentEvent;
+  "sessions.changed": { key: string; sessionId?: string | null; reason: "created" | "updated" | "reset" | "deleted" };
+  "config.changed": { hash: string; restartRequired: string[]; errors?: string[] };
+  shutdown: { reason: string };
+  "exec.approval.requested": ExecApproval;
+  "exec.approval.resolved": { id: string; decision: ExecDecision; reason?: string | null };
+}
+export type EventName = keyof Events;
