@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing Hearth needs on Debian/Ubuntu, idempotently.
-#   bash installers/deps.sh          # to build and run the headless gateway
-#   bash installers/deps.sh --test   # plus what the test suite needs
+#   bash installers/deps.sh            # to build and run the headless gateway and its Control UI
+#   bash installers/deps.sh --desktop  # plus the system libraries the tray app (Tauri/WebKitGTK) needs
+#   bash installers/deps.sh --test     # plus everything the test suite needs (the desktop too)
 # Anything already present is left alone; nothing is downloaded when nothing is missing.
 set -euo pipefail
 
 want_test=0
+want_desktop=0
 for arg in "$@"; do
   case "$arg" in
-    --test) want_test=1 ;;
+    --test) want_test=1; want_desktop=1 ;;
+    --desktop) want_desktop=1 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
@@ -19,6 +22,19 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Debian packages: a C compiler for the crates that build C (SQLite, ring), and curl/ca-certificates
 # for rustup when Rust is missing.
 apt_pkgs=(build-essential pkg-config ca-certificates curl)
+# Node.js and npm build the Control UI (ui/); the gateway embeds what they build.
+if ! command -v npm >/dev/null 2>&1; then apt_pkgs+=(nodejs npm); fi
+if [ "$want_desktop" = 1 ]; then
+  # Tauri 2 on Linux: WebKitGTK 4.1, GTK 3, the tray (Ayatana AppIndicator), D-Bus.
+  apt_pkgs+=(libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev
+    libayatana-appindicator3-dev librsvg2-dev libgtk-3-dev)
+fi
+if [ "$want_test" = 1 ]; then
+  # The desktop app under a virtual display and session bus, its WebDriver, a notification daemon,
+  # a real Secret Service (gnome-keyring), and Chromium for the browser end-to-end tests.
+  apt_pkgs+=(xvfb xauth x11-utils dbus dbus-x11 imagemagick xdotool dunst gnome-keyring libsecret-tools
+    keyutils python3-dbus python3-gi chromium chromium-driver webkit2gtk-driver)
+fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -60,8 +76,25 @@ if [ "$want_test" = 1 ]; then
     echo "==> installing the mcp Python SDK into $venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "mcp>=1.0"
   fi
+  # The WebDriver bridge to the desktop app's webview.
+  if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+    echo "==> installing tauri-driver"
+    cargo install --locked tauri-driver --version 2.1.0
+  fi
   if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install --locked cargo-nextest
   fi
+fi
+
+# Node.js: Vite needs 20.19 or newer. Debian 12's own nodejs is 18; NodeSource or Debian 13 have newer.
+node_ok=0
+if command -v node >/dev/null 2>&1; then
+  node_version="$(node --version | tr -d v)"
+  if [ "$(printf '%s\n%s\n' "20.19.0" "$node_version" | sort -V | head -n1)" = "20.19.0" ]; then node_ok=1; fi
+fi
+if [ "$node_ok" != 1 ]; then
+  echo "warning: Node.js 20.19 or newer is needed to build the Control UI (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "         Install it (e.g. from https://deb.nodesource.com) and run this again; until then the gateway" >&2
+  echo "         serves its minimal built-in page instead of the full Control UI." >&2
 fi

@@ -7,11 +7,15 @@
 mod harness;
 
 mod auth;
+mod browser;
 mod chat;
 mod compaction;
+mod config_methods;
 mod failover;
+mod insights;
 mod lifecycle;
 mod mcp;
+mod onboarding;
 mod openai_http;
 mod real_model;
 mod reload;

@@ -55,7 +55,10 @@ async fn an_invalid_file_keeps_the_running_config() {
         changed.errors
     );
     let after = client.call::<spec::ConfigGet>(Empty {}).await.unwrap();
-    assert_eq!(before.hash, after.hash);
+    // The running config is unchanged; `hash` and `raw` are the (invalid) file on disk.
+    assert_eq!(before.config, after.config);
+    assert_ne!(before.hash, after.hash);
+    assert!(after.raw.contains("prot: 1"));
     // Still answering with the old config.
     let mut events = client.events();
     let run = client

@@ -89,6 +89,31 @@ pub(crate) enum GatewayCmd {
     Status,
     /// Print the JSON Schema of the WebSocket protocol.
     ProtocolSchema,
+    /// Run the gateway as a service of your session: a systemd user unit on Linux, a launchd
+    /// agent on macOS. It starts at login and restarts when it fails.
+    Install(ServiceArgs),
+    /// Stop and remove the service `install` set up.
+    Uninstall(ServiceArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServiceArgs {
+    /// Port the service's gateway listens on (default: gateway.port from the config).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// Only write (or remove) the service file; do not ask the service manager to start (or
+    /// stop) it.
+    #[arg(long)]
+    pub(crate) no_start: bool,
+    /// Service manager (default: systemd on Linux, launchd on macOS).
+    #[arg(long, value_enum)]
+    pub(crate) manager: Option<ServiceManager>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ServiceManager {
+    Systemd,
+    Launchd,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -125,6 +150,9 @@ pub(crate) enum SessionsCmd {
         agent: Option<String>,
         #[arg(long)]
         channel: Option<String>,
+        /// Who wrote to it (the channel's sender id).
+        #[arg(long)]
+        sender: Option<String>,
         /// Substring of the key or title.
         #[arg(long)]
         search: Option<String>,

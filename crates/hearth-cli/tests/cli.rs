@@ -370,3 +370,96 @@ fn completions_are_generated() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("hearth"));
 }
+
+#[test]
+fn gateway_install_writes_a_systemd_unit_and_uninstall_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("hearth");
+    let xdg = dir.path().join("xdg");
+    let install = hearth(&home)
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args([
+            "gateway",
+            "install",
+            "--no-start",
+            "--manager",
+            "systemd",
+            "--port",
+            "18795",
+        ])
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", text(&install));
+    let unit_path = xdg.join("systemd/user/hearth-gateway.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_hearth")).unwrap();
+    assert!(
+        unit.contains(&format!(
+            "ExecStart={} gateway run --port 18795",
+            exe.display()
+        )),
+        "{unit}"
+    );
+    assert!(
+        unit.contains(&format!("HEARTH_HOME={}", home.display())),
+        "{unit}"
+    );
+    assert!(text(&install).contains("systemctl --user enable --now hearth-gateway.service"));
+
+    // systemd's own parser accepts the unit where the tool exists.
+    if Path::new("/usr/bin/systemd-analyze").exists() {
+        let verify = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&unit_path)
+            .output()
+            .unwrap();
+        let out = text(&verify);
+        assert!(
+            !out.contains("hearth-gateway.service:"),
+            "systemd-analyze found problems in the unit:\n{out}"
+        );
+    }
+
+    let uninstall = hearth(&home)
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["gateway", "uninstall", "--no-start", "--manager", "systemd"])
+        .output()
+        .unwrap();
+    assert!(uninstall.status.success(), "{}", text(&uninstall));
+    assert!(!unit_path.exists());
+}
+
+#[test]
+fn gateway_install_writes_a_launchd_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("hearth");
+    let out = hearth(&home)
+        .env("HOME", dir.path())
+        .args(["gateway", "install", "--no-start", "--manager", "launchd"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let plist = std::fs::read_to_string(
+        dir.path()
+            .join("Library/LaunchAgents/dev.hearth.gateway.plist"),
+    )
+    .unwrap();
+    assert!(plist.contains("<key>ProgramArguments</key>"), "{plist}");
+    assert!(
+        plist.contains(&format!("<string>{}</string>", home.display())),
+        "{plist}"
+    );
+    // Well-formed XML: python's plist parser reads it back.
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import plistlib,sys; d=plistlib.load(open(sys.argv[1],'rb')); \
+             assert d['Label']=='dev.hearth.gateway'; assert d['ProgramArguments'][1:3]==['gateway','run']",
+        ])
+        .arg(dir.path().join("Library/LaunchAgents/dev.hearth.gateway.plist"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+}

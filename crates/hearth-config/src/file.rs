@@ -91,6 +91,20 @@ pub fn write_atomic(
     doc: &Value,
     expected_hash: Option<&str>,
 ) -> Result<String, ConfigError> {
+    let mut text = serde_json::to_string_pretty(doc)
+        .map_err(|err| io_error(path, io::Error::new(io::ErrorKind::InvalidData, err)))?;
+    text.push('\n');
+    write_text_atomic(path, &text, expected_hash)
+}
+
+/// Replaces the file with `text` byte for byte (comments and layout kept) and returns the new
+/// hash; otherwise as [`write_atomic`]: hash check, `.bak`, atomic rename, owner-only files.
+/// The caller checks the text first (see [`crate::parse_str`]).
+pub fn write_text_atomic(
+    path: &Path,
+    text: &str,
+    expected_hash: Option<&str>,
+) -> Result<String, ConfigError> {
     let previous = read_if_exists(path)?;
     let actual = content_hash(previous.as_deref().unwrap_or_default());
     if let Some(expected) = expected_hash
@@ -101,10 +115,6 @@ pub fn write_atomic(
             actual,
         });
     }
-
-    let mut text = serde_json::to_string_pretty(doc)
-        .map_err(|err| io_error(path, io::Error::new(io::ErrorKind::InvalidData, err)))?;
-    text.push('\n');
 
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
@@ -255,6 +265,24 @@ mod tests {
             .filter(|name| name.ends_with(".tmp"))
             .collect();
         assert_eq!(leftovers, Vec::<String>::new());
+    }
+
+    #[test]
+    fn text_is_written_verbatim_with_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hearth.json");
+        fs::write(&path, "{}").unwrap();
+        let text = "// my settings\n{ gateway: { port: 18790, /* why */ } }\n";
+        let hash = write_text_atomic(&path, text, Some(&content_hash(b"{}"))).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        assert_eq!(hash, content_hash(text.as_bytes()));
+        assert_eq!(
+            fs::read_to_string(dir.path().join("hearth.json.bak")).unwrap(),
+            "{}"
+        );
+        let err = write_text_atomic(&path, "{}", Some(&content_hash(b"{}"))).unwrap_err();
+        assert!(matches!(err, ConfigError::Conflict { .. }), "{err:?}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
     }
 
     #[test]

@@ -7,14 +7,16 @@
 //! the schema cannot express). Problems are [`Issue`]s, collected rather than stopping at the
 //! first.
 //!
-//! Around it: editing the raw document by path ([`get_path`], [`set_path`], [`unset_path`]),
-//! writing it back safely ([`write_atomic`]), showing it without secrets ([`redacted`],
+//! Around it: editing the raw document by path ([`get_path`], [`set_path`], [`unset_path`]) or
+//! by merge patch ([`merge_patch`]), writing it back safely ([`write_atomic`], or
+//! [`write_text_atomic`] for text that must keep its comments), showing it without secrets ([`redacted`],
 //! [`literal_secrets`]) and telling which changes need a restart ([`restart_required`]).
-//! The only I/O is in [`load_file`] and [`write_atomic`].
+//! The only I/O is in [`load_file`] and the writers.
 
 mod error;
 mod file;
 mod interpolate;
+mod merge;
 mod migrate;
 mod path;
 mod pipeline;
@@ -27,8 +29,9 @@ pub mod types;
 mod validate;
 
 pub use error::{ConfigError, Issue, Severity};
-pub use file::{Loaded, content_hash, load_file, write_atomic};
+pub use file::{Loaded, content_hash, load_file, write_atomic, write_text_atomic};
 pub use interpolate::interpolate;
+pub use merge::merge_patch;
 pub use migrate::{MigrationStep, migrate, move_setting};
 pub use path::{get_path, parse_value_arg, set_path, unset_path};
 pub use pipeline::{

@@ -44,6 +44,10 @@ pub struct Config {
     pub tools: ToolsConfig,
     /// MCP servers whose tools agents may be offered (`tools.allow: ["group:mcp"]`).
     pub mcp: McpConfig,
+    /// Messaging channels (Telegram, Discord, ...): settings they share.
+    pub channels: ChannelsConfig,
+    /// The desktop app: which events raise a system notification.
+    pub desktop: DesktopConfig,
 }
 
 impl Default for Config {
@@ -60,6 +64,8 @@ impl Default for Config {
             skills: SkillsConfig::default(),
             tools: ToolsConfig::default(),
             mcp: McpConfig::default(),
+            channels: ChannelsConfig::default(),
+            desktop: DesktopConfig::default(),
         }
     }
 }
@@ -921,6 +927,85 @@ pub enum McpTransport {
     Stdio,
     /// MCP's streamable HTTP transport.
     StreamableHttp,
+}
+
+// ---------------------------------------------------------------------------------------------
+// channels, desktop
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChannelsConfig {
+    /// What every channel does unless it sets its own.
+    pub defaults: ChannelDefaults,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChannelDefaults {
+    /// How the assistant treats direct messages from people it does not know yet.
+    pub dm_policy: DmPolicy,
+}
+
+/// Who may talk to the assistant in direct messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DmPolicy {
+    /// A stranger gets a pairing code; the owner approves it once (default).
+    #[default]
+    Pairing,
+    /// Only senders on the channel's allowlist; others are ignored.
+    Allowlist,
+    /// Anyone who can message the bot talks to the assistant.
+    Open,
+    /// Direct messages are ignored.
+    Disabled,
+}
+
+impl DmPolicy {
+    /// The name used in `hearth.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmPolicy::Pairing => "pairing",
+            DmPolicy::Allowlist => "allowlist",
+            DmPolicy::Open => "open",
+            DmPolicy::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct DesktopConfig {
+    /// Which events show a system notification.
+    pub notifications: DesktopNotifications,
+}
+
+/// Each event kind's system notification, on or off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct DesktopNotifications {
+    /// Someone asks to pair with the assistant.
+    pub pairing: bool,
+    /// A shell command waits for approval.
+    pub exec_approval: bool,
+    /// A channel lost its connection.
+    pub channel_down: bool,
+    /// A scheduled job failed.
+    pub cron_failed: bool,
+    /// Spending reached a budget.
+    pub budget: bool,
+}
+
+impl Default for DesktopNotifications {
+    fn default() -> Self {
+        Self {
+            pairing: true,
+            exec_approval: true,
+            channel_down: true,
+            cron_failed: true,
+            budget: true,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,21 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     check_agents(config, &mut out);
     check_logging(config, &mut out);
     check_mcp(config, &mut out);
+    check_channels(config, &mut out);
     out
+}
+
+fn check_channels(config: &Config, out: &mut Vec<Issue>) {
+    if config.channels.defaults.dm_policy == crate::DmPolicy::Open {
+        out.push(
+            Issue::warning(
+                "channels.defaults.dmPolicy",
+                "`open` lets anyone who can message your bots talk to your assistant and spend \
+                 your model budget",
+            )
+            .with_hint("`pairing` asks you once per new sender"),
+        );
+    }
 }
 
 fn check_mcp(config: &Config, out: &mut Vec<Issue>) {
@@ -680,6 +694,18 @@ mod tests {
                 "warning: agents.list[1].model.primary: model `gpt-4o-mni` is not listed for provider `openai`; it will use default limits (did you mean `gpt-4o-mini`?)",
             ]
         );
+    }
+
+    #[test]
+    fn an_open_dm_policy_is_a_warning() {
+        let mut config = base();
+        config.channels.defaults.dm_policy = crate::DmPolicy::Allowlist;
+        assert_eq!(shown(&config), Vec::<String>::new());
+        config.channels.defaults.dm_policy = crate::DmPolicy::Open;
+        let issues = validate(&config);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].path, "channels.defaults.dmPolicy");
+        assert_eq!(issues[0].severity, Severity::Warning);
     }
 
     #[test]

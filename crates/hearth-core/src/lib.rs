@@ -14,6 +14,7 @@
 //! - [`bus`]: events fanned out to WebSocket clients.
 //! - [`gateway`]: the HTTP routes, the WebSocket protocol, auth and origin checks.
 //! - [`mcp`]: MCP servers' tools, offered to agents.
+//! - [`desktop`]: the hooks a desktop shell lends the gateway (start at login).
 //! - [`reload`]: config file watching.
 //! - [`logging`]: tracing setup (terminal and JSON files).
 
@@ -22,6 +23,7 @@ pub mod agents;
 pub mod bus;
 pub mod catalog;
 pub mod commands;
+pub mod desktop;
 mod error;
 pub mod gateway;
 pub mod home;

@@ -220,6 +220,23 @@ impl ModelRegistry {
         })
     }
 
+    /// A configured provider's first client (its `apiKey`), for `providers.test`.
+    pub fn provider_client(&self, id: &str) -> Result<Arc<dyn Provider>, ModelLookupError> {
+        let entry = self
+            .providers
+            .get(id)
+            .ok_or_else(|| ModelLookupError::UnknownProvider(id.to_owned()))?;
+        let unavailable = |reason: String| ModelLookupError::Unavailable {
+            provider: id.to_owned(),
+            reason,
+        };
+        let clients = entry.clients.as_ref().map_err(|r| unavailable(r.clone()))?;
+        clients
+            .first()
+            .cloned()
+            .ok_or_else(|| unavailable("it has no client".to_owned()))
+    }
+
     /// Providers for `status`, sorted by id.
     pub fn provider_infos(&self) -> Vec<ProviderInfo> {
         let mut out: Vec<ProviderInfo> = self

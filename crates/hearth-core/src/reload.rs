@@ -5,6 +5,10 @@
 //! An invalid file leaves the running config in force and says why (log and `config.changed`).
 //! Settings that need a restart keep their running values and are listed in `status`,
 //! `config.get` and the event.
+//!
+//! Writes from clients (`config.set`, `config.patch`, `onboarding.apply`) go through the same
+//! [`prepare`] and [`apply`] under [`Runtime::config_lock`], before the watcher sees the file:
+//! by then its hash is the running one, so the change is applied once.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,8 +20,8 @@ use notify::Watcher as _;
 use tokio::sync::mpsc;
 
 use crate::CoreError;
-use crate::runtime::Runtime;
-use crate::start::{GatewayOptions, apply_overrides};
+use crate::runtime::{Live, Runtime};
+use crate::start::apply_overrides;
 
 /// Quiet time after the last file event before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -33,7 +37,7 @@ impl std::fmt::Debug for Watcher {
     }
 }
 
-pub(crate) fn watch(rt: &Arc<Runtime>, opts: GatewayOptions) -> Result<Watcher, CoreError> {
+pub(crate) fn watch(rt: &Arc<Runtime>) -> Result<Watcher, CoreError> {
     let path = rt.config_path.clone();
     let dir = path
         .parent()
@@ -56,18 +60,12 @@ pub(crate) fn watch(rt: &Arc<Runtime>, opts: GatewayOptions) -> Result<Watcher, 
     watcher
         .watch(&dir, notify::RecursiveMode::NonRecursive)
         .map_err(|e| CoreError::Internal(format!("cannot watch {}: {e}", dir.display())))?;
-    let running = (*rt.live().config).clone();
     let task_rt = rt.clone();
-    rt.tasks.spawn(reload_loop(task_rt, rx, running, opts));
+    rt.tasks.spawn(reload_loop(task_rt, rx));
     Ok(Watcher { _inner: watcher })
 }
 
-async fn reload_loop(
-    rt: Arc<Runtime>,
-    mut rx: mpsc::UnboundedReceiver<()>,
-    mut running: Config,
-    opts: GatewayOptions,
-) {
+async fn reload_loop(rt: Arc<Runtime>, mut rx: mpsc::UnboundedReceiver<()>) {
     loop {
         tokio::select! {
             () = rt.shutdown.cancelled() => return,
@@ -80,18 +78,14 @@ async fn reload_loop(
                 got = rx.recv() => if got.is_none() { return },
             }
         }
-        if let Some(next) = reload_once(&rt, &running, &opts).await {
-            running = next;
-        }
+        reload_once(&rt).await;
     }
 }
 
-/// Reloads the file; answers the new running config when it was applied.
-pub(crate) async fn reload_once(
-    rt: &Runtime,
-    running: &Config,
-    opts: &GatewayOptions,
-) -> Option<Config> {
+/// Reloads the file; answers whether a new config was applied. A file whose hash is the running
+/// one (a client's write, already applied) changes nothing.
+pub(crate) async fn reload_once(rt: &Runtime) -> bool {
+    let _applying = rt.config_lock.lock().await;
     let loaded = match hearth_config::load_file(&rt.config_path, &hearth_config::process_env) {
         Ok(l) => l,
         Err(e) => {
@@ -102,51 +96,96 @@ pub(crate) async fn reload_once(
                 restart_required: rt.restart_required(),
                 errors: e.to_string().lines().map(str::to_owned).collect(),
             }));
-            return None;
+            return false;
         }
     };
     if loaded.hash == rt.live().hash {
-        return None;
+        return false;
     }
-    let mut next = loaded.config;
-    if let Err(e) = apply_overrides(&mut next, opts) {
-        tracing::error!(error = %e, "config reload");
-        return None;
-    }
-    let restart = hearth_config::restart_required(running, &next);
-    keep_restart_settings(&mut next, running);
-    match rt.rebuild_live(next.clone(), loaded.hash.clone()).await {
-        Ok(live) => {
-            rt.replace_live(live);
-            rt.mcp.apply(&next.mcp);
-            {
-                let mut pending = rt
-                    .restart_required
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                for path in &restart {
-                    if !pending.contains(path) {
-                        pending.push(path.clone());
-                    }
-                }
-            }
-            if restart.is_empty() {
-                tracing::info!(hash = %loaded.hash, "config reloaded");
-            } else {
-                tracing::warn!(settings = ?restart, "config reloaded; these settings apply after a restart (`hearth gateway restart`)");
-            }
-            rt.bus.publish(Event::ConfigChanged(ConfigChanged {
-                hash: loaded.hash,
-                restart_required: rt.restart_required(),
-                errors: Vec::new(),
-            }));
-            Some(next)
+    match prepare(rt, loaded.config, loaded.hash).await {
+        Ok(prepared) => {
+            apply(rt, prepared);
+            true
         }
         Err(e) => {
             tracing::error!(error = %e, "the changed config cannot be applied; the running config stays in force");
-            None
+            false
         }
     }
+}
+
+/// A checked config, resolved and ready to put in force with [`apply`].
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    live: Live,
+    config: Config,
+    restart: Vec<String>,
+}
+
+impl Prepared {
+    /// What the config resolves to.
+    pub(crate) fn live(&self) -> &Live {
+        &self.live
+    }
+}
+
+/// Resolves `config` (the file with hash `hash`) against the running one: the start options'
+/// overrides, the settings that need a restart kept at their running values, secrets and
+/// provider clients. Changes nothing; the caller holds [`Runtime::config_lock`].
+pub(crate) async fn prepare(
+    rt: &Runtime,
+    config: Config,
+    hash: String,
+) -> Result<Prepared, CoreError> {
+    let running = rt.live().config.clone();
+    let mut next = config;
+    if let Some(opts) = rt.options() {
+        apply_overrides(&mut next, opts)?;
+    }
+    let restart = hearth_config::restart_required(&running, &next);
+    keep_restart_settings(&mut next, &running);
+    let live = rt.rebuild_live(next.clone(), hash).await?;
+    Ok(Prepared {
+        live,
+        config: next,
+        restart,
+    })
+}
+
+/// Puts a prepared config in force and tells clients (`config.changed`). Answers the settings
+/// that still wait for a restart.
+pub(crate) fn apply(rt: &Runtime, prepared: Prepared) -> Vec<String> {
+    let Prepared {
+        live,
+        config,
+        restart,
+    } = prepared;
+    let hash = live.hash.clone();
+    rt.replace_live(live);
+    rt.mcp.apply(&config.mcp);
+    {
+        let mut pending = rt
+            .restart_required
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for path in &restart {
+            if !pending.contains(path) {
+                pending.push(path.clone());
+            }
+        }
+    }
+    if restart.is_empty() {
+        tracing::info!(%hash, "config applied");
+    } else {
+        tracing::warn!(settings = ?restart, "config applied; these settings apply after a restart (`hearth gateway restart`)");
+    }
+    let pending = rt.restart_required();
+    rt.bus.publish(Event::ConfigChanged(ConfigChanged {
+        hash,
+        restart_required: pending.clone(),
+        errors: Vec::new(),
+    }));
+    pending
 }
 
 /// Settings bound at start keep their running values until a restart.

@@ -112,6 +112,11 @@ pub struct Runtime {
     pub approvals: ExecApprovals,
     /// MCP servers and their tools.
     pub mcp: crate::mcp::McpManager,
+    /// How the gateway was started (overrides for reloads, the desktop hooks).
+    options: OnceLock<crate::GatewayOptions>,
+    /// Held while a config is checked and put in force (file reload or a write from a client),
+    /// so one change is never applied twice or half-way.
+    pub(crate) config_lock: tokio::sync::Mutex<()>,
 }
 
 impl Runtime {
@@ -155,7 +160,23 @@ impl Runtime {
             restart_required: Mutex::new(Vec::new()),
             approvals,
             mcp: crate::mcp::McpManager::new(),
+            options: OnceLock::new(),
+            config_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    pub(crate) fn set_options(&self, options: crate::GatewayOptions) {
+        let _ = self.options.set(options);
+    }
+
+    /// The start options; `None` for runtimes built without [`crate::Gateway::start`] (tests).
+    pub(crate) fn options(&self) -> Option<&crate::GatewayOptions> {
+        self.options.get()
+    }
+
+    /// The desktop shell's hooks, when the gateway runs inside it.
+    pub fn desktop(&self) -> Option<Arc<dyn crate::desktop::DesktopHooks>> {
+        self.options.get().and_then(|o| o.desktop.clone())
     }
 
     /// The current config and what it resolves to.
@@ -222,7 +243,7 @@ pub fn secrets_preference(config: &Config) -> Preference {
 }
 
 /// Secret names a config refers to, plus the generated gateway token when it needs one.
-fn needed_secrets(config: &Config) -> Vec<String> {
+pub(crate) fn needed_secrets(config: &Config) -> Vec<String> {
     let mut names = Vec::new();
     let mut push_ref = |v: &Option<SecretValue>| {
         if let Some(SecretValue::Ref { secret }) = v {

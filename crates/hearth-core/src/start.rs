@@ -13,7 +13,7 @@ use crate::runtime::{Runtime, build_live, secrets_preference};
 use crate::{CoreError, StateDir, gateway, reload};
 
 /// How to start a gateway.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewayOptions {
     pub home: StateDir,
     /// Overrides `gateway.port` for this run (0 picks a free port).
@@ -22,6 +22,20 @@ pub struct GatewayOptions {
     pub bind: Option<String>,
     /// Write a default `hearth.json` when there is none.
     pub create_config: bool,
+    /// The desktop shell's hooks (`desktop.*` methods); `None` for a headless gateway.
+    pub desktop: Option<Arc<dyn crate::desktop::DesktopHooks>>,
+}
+
+impl std::fmt::Debug for GatewayOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayOptions")
+            .field("home", &self.home)
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("create_config", &self.create_config)
+            .field("desktop", &self.desktop.is_some())
+            .finish()
+    }
 }
 
 impl GatewayOptions {
@@ -31,6 +45,7 @@ impl GatewayOptions {
             port: None,
             bind: None,
             create_config: true,
+            desktop: None,
         }
     }
 }
@@ -85,10 +100,11 @@ impl Gateway {
             http,
         ));
         rt.set_listen_addr(local);
+        rt.set_options(opts.clone());
         // In the background: start-up never waits for MCP servers.
         rt.mcp.apply(&rt.live().config.mcp);
         let watcher = match config.gateway.reload.mode {
-            hearth_config::ReloadMode::Hot => Some(reload::watch(&rt, opts.clone())?),
+            hearth_config::ReloadMode::Hot => Some(reload::watch(&rt)?),
             hearth_config::ReloadMode::Off => None,
         };
         let server_rt = rt.clone();
@@ -124,6 +140,13 @@ impl RunningGateway {
 
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.rt
+    }
+
+    /// Every event the gateway publishes from now on (what WebSocket clients receive), for an
+    /// in-process shell: `BusEvent::name` and its JSON payload. A receiver that falls more than
+    /// the bus's capacity behind gets `Lagged` and misses events.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::bus::BusEvent>> {
+        self.rt.bus.subscribe()
     }
 
     /// The token clients must present (`None` with `auth.mode: none`).

@@ -220,6 +220,24 @@ pub struct StatusResult {
     pub sessions: u64,
     pub active_runs: u64,
     pub connections: u64,
+    /// Whether the first-run setup still has to happen.
+    pub onboarding: OnboardingStatus,
+    /// The desktop shell around this gateway, if any.
+    pub desktop: DesktopStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardingStatus {
+    /// True while no provider and default model are configured (see `onboarding.apply`).
+    pub needed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DesktopStatus {
+    /// True when the gateway runs inside the desktop app (`desktop.*` methods work).
+    pub available: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -261,6 +279,26 @@ pub struct ChatSendParams {
     /// Sending the same key twice starts one run; the second answer says `duplicate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// Files sent with the message; each becomes a content block of the user's message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ChatAttachment>,
+}
+
+/// A file attached to a chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ChatAttachment {
+    /// An image, at most 5 MiB once decoded.
+    #[serde(rename_all = "camelCase")]
+    Image {
+        /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
+        mime_type: String,
+        /// Base64 of the file, without a `data:` prefix.
+        data: String,
+        /// The file's name, for display.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -334,6 +372,9 @@ pub struct SessionsListParams {
     pub agent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// Only the sessions of this sender (a channel's user id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
     /// Substring of the key or the title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
@@ -460,7 +501,7 @@ pub struct ModelInfo {
     pub reasoning: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigGetResult {
     pub path: String,
@@ -471,6 +512,533 @@ pub struct ConfigGetResult {
     pub config: Value,
     /// Settings changed on disk that need a restart to apply.
     pub restart_required: Vec<String>,
+    /// The file's text exactly as on disk (comments included); empty when there is no file.
+    pub raw: String,
+    /// Whether the file exists (without it the defaults apply).
+    pub exists: bool,
+}
+
+/// Config text may hold keys written in the file: only its size is shown.
+struct TextSize<'a>(&'a str);
+
+impl std::fmt::Debug for TextSize<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
+impl std::fmt::Debug for ConfigGetResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigGetResult")
+            .field("path", &self.path)
+            .field("hash", &self.hash)
+            .field("config", &self.config)
+            .field("restart_required", &self.restart_required)
+            .field("raw", &TextSize(&self.raw))
+            .field("exists", &self.exists)
+            .finish()
+    }
+}
+
+/// How bad a config [`ConfigIssue`] is: errors refuse the file, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueSeverity {
+    Error,
+    Warning,
+}
+
+/// One problem found in a config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigIssue {
+    pub severity: IssueSeverity,
+    /// The setting's dotted path, e.g. `models.providers.openai.baseUrl`; empty for the whole
+    /// document.
+    pub path: String,
+    /// What is wrong and, when there is more to say, what to do.
+    pub message: String,
+    /// 1-based line, for syntax errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column, for syntax errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigValidateParams {
+    /// The whole file's text (JSON5).
+    pub raw: String,
+}
+
+impl std::fmt::Debug for ConfigValidateParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigValidateParams")
+            .field("raw", &TextSize(&self.raw))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigValidateResult {
+    /// False when any issue is an error.
+    pub ok: bool,
+    /// Errors first, then warnings.
+    pub issues: Vec<ConfigIssue>,
+}
+
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigSetParams {
+    /// The new file's text, written as is (comments kept).
+    pub raw: String,
+    /// `hash` from `config.get`: the write is refused (`CONFLICT`) when the file changed since.
+    pub base_hash: String,
+}
+
+impl std::fmt::Debug for ConfigSetParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigSetParams")
+            .field("raw", &TextSize(&self.raw))
+            .field("base_hash", &self.base_hash)
+            .finish()
+    }
+}
+
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigPatchParams {
+    /// An RFC 7396 JSON merge patch of the file's document: objects merge, `null` deletes,
+    /// anything else replaces.
+    pub patch: serde_json::Map<String, Value>,
+    /// `hash` from `config.get`: the write is refused (`CONFLICT`) when the file changed since.
+    pub base_hash: String,
+}
+
+/// A patch may set keys: only the top-level settings it touches are shown.
+impl std::fmt::Debug for ConfigPatchParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigPatchParams")
+            .field("patch", &self.patch.keys().collect::<Vec<_>>())
+            .field("base_hash", &self.base_hash)
+            .finish()
+    }
+}
+
+/// A config write that was checked, written and applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigWrite {
+    /// SHA-256 of the file as written; the `baseHash` of the next write.
+    pub hash: String,
+    /// Settings that changed but apply only after a restart.
+    pub restart_required: Vec<String>,
+    /// Warnings about the new config (it was applied anyway).
+    pub warnings: Vec<ConfigIssue>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// secrets
+
+/// Which secret store the gateway uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretsBackendKind {
+    /// The OS keychain.
+    Keychain,
+    /// `secrets.enc` in the state directory.
+    EncryptedFile,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsListResult {
+    pub backend: SecretsBackendKind,
+    /// The stored names, sorted. Values never leave the gateway.
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsSetParams {
+    /// 1 to 128 characters from `A-Z`, `a-z`, `0-9`, `.`, `_` and `-`; the config refers to it as
+    /// `{ "secret": "<name>" }`.
+    pub name: String,
+    pub value: String,
+}
+
+/// The value is a secret: only the name is shown.
+impl std::fmt::Debug for SecretsSetParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsSetParams")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsSetResult {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsDeleteParams {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsDeleteResult {
+    /// False when there was no such secret.
+    pub deleted: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// providers.test, onboarding
+
+/// Shows header names only: their values are often keys.
+struct HeaderNames<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProvidersTestParams {
+    /// A configured provider's id (`models.providers.<id>`). Exactly one of `provider` and
+    /// `draft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// A provider that is not configured yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<ProviderDraft>,
+    /// The provider's own id of a model to send a tiny completion to, besides listing models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// A provider's connection settings, as a form holds them before they are saved.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderDraft {
+    /// `openai-completions`, `openai-responses`, `anthropic-messages`, `google-generative-ai` or
+    /// `ollama`.
+    pub api: String,
+    /// Default: the vendor's own (OpenAI, Anthropic, Gemini, or Ollama on 127.0.0.1:11434).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The key and header values are secrets.
+impl std::fmt::Debug for ProviderDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderDraft")
+            .field("api", &self.api)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("headers", &HeaderNames(&self.headers))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvidersTestResult {
+    /// True when the provider answered (and the model, when one was given).
+    pub ok: bool,
+    /// Time the whole test took.
+    pub latency_ms: u64,
+    /// The models the provider lists (empty when listing failed).
+    pub models: Vec<RemoteModelInfo>,
+    /// Why the test failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ProviderTestError>,
+}
+
+/// A model as the provider lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteModelInfo {
+    /// The provider's own model id.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderTestError {
+    /// `auth`, `rate_limited`, `not_found`, `timeout`, `network`, `invalid_request`, ...
+    pub kind: String,
+    /// A sentence for a person; never contains the key.
+    pub message: String,
+}
+
+/// How an assistant answers direct messages from people it does not know yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DmPolicyChoice {
+    Pairing,
+    Allowlist,
+    Open,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OnboardingApplyParams {
+    /// The provider to add (or update) under `models.providers`.
+    pub provider: OnboardingProvider,
+    /// The default model, `provider/model`.
+    pub model: String,
+    /// `provider/model` refs tried in order when the default model fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<Vec<String>>,
+    /// The default agent's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant_name: Option<String>,
+    /// Written to the default agent's workspace as `SOUL.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soul: Option<String>,
+    /// Written to the default agent's workspace as `USER.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `channels.defaults.dmPolicy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_policy: Option<DmPolicyChoice>,
+    /// `hash` from `config.get`.
+    pub base_hash: String,
+}
+
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OnboardingProvider {
+    /// The provider's id, the first half of `provider/model`.
+    pub id: String,
+    /// The API kind, as in [`ProviderDraft::api`].
+    pub api: String,
+    /// Default: the vendor's own for `api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Stored in the secret store as `<id>-api-key`; the config refers to it by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<OnboardingModel>>,
+}
+
+/// The key is a secret.
+impl std::fmt::Debug for OnboardingProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnboardingProvider")
+            .field("id", &self.id)
+            .field("api", &self.api)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("models", &self.models)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OnboardingModel {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// usage, runs, logs
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageSummaryParams {
+    /// Days to cover, today included (default 30, at most 366).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+}
+
+/// Runs, tokens and cost of a set of runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageRow {
+    pub runs: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// US dollars; `null` when no run of the set had known prices.
+    pub cost: Option<f64>,
+}
+
+/// A [`UsageRow`] for one day, agent, channel or model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageBucket {
+    /// `YYYY-MM-DD` (the gateway's local time), an agent id, a channel or `provider/model`.
+    pub key: String,
+    #[serde(flatten)]
+    pub usage: UsageRow,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSummaryResult {
+    /// Start of the range (local midnight `days - 1` days ago), milliseconds since the epoch.
+    pub from: i64,
+    /// End of the range (now), milliseconds since the epoch.
+    pub to: i64,
+    pub totals: UsageRow,
+    /// Every day of the range, oldest first, days without runs included.
+    pub by_day: Vec<UsageBucket>,
+    /// Sorted by cost, then tokens, descending.
+    pub by_agent: Vec<UsageBucket>,
+    /// Sorted by cost, then tokens, descending.
+    pub by_channel: Vec<UsageBucket>,
+    /// Sorted by cost, then tokens, descending; runs that reached no model are left out.
+    pub by_model: Vec<UsageBucket>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunsRecentParams {
+    /// At most this many runs (default 20, at most 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunsRecentResult {
+    /// Newest first.
+    pub runs: Vec<RunSummary>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    Completed,
+    Failed,
+    Aborted,
+    /// The gateway stopped while the run was going.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub id: String,
+    pub session_key: String,
+    pub agent_id: String,
+    /// `provider/model`.
+    pub model: Option<String>,
+    pub status: RunOutcome,
+    pub error: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// US dollars, when the model's prices are known.
+    pub cost: Option<f64>,
+    /// Milliseconds since the epoch.
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+/// A log level, least to most severe.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogsTailParams {
+    /// `cursor` of the previous answer: only newer entries come back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// At most this many entries, the newest ones (default 200, at most 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Leave out entries below this level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<LogLevel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsTailResult {
+    /// Oldest first.
+    pub entries: Vec<LogEntry>,
+    /// Pass it back to get what comes next.
+    pub cursor: String,
+    /// The log rotated (or the cursor is unknown): clear what was shown; `entries` starts over.
+    pub reset: bool,
+}
+
+/// One line of the gateway's log file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// RFC 3339.
+    pub ts: String,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The module that logged it, e.g. `hearth_core::reload`.
+    pub target: String,
+    pub message: String,
+    /// The entry's other fields and its span's.
+    pub fields: serde_json::Map<String, Value>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// desktop
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DesktopGetResult {
+    /// True inside the desktop app.
+    pub available: bool,
+    /// Whether the app starts at login; `null` when headless or unknown.
+    pub autostart: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DesktopAutostartSetParams {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DesktopAutostartSetResult {
+    /// The setting now in force.
+    pub autostart: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -638,6 +1206,32 @@ methods! {
     ExecApprovalResolve = "exec.approval.resolve" (ExecApprovalResolveParams) -> ExecApprovalResolveResult;
     /// MCP servers: state, tools offered and the last error.
     McpStatus = "mcp.status" (Empty) -> McpStatusResult;
+    /// Checks a config text with the whole pipeline (syntax, schema, rules); writes nothing.
+    ConfigValidate = "config.validate" (ConfigValidateParams) -> ConfigValidateResult;
+    /// Replaces the config file with this text (comments kept), keeping the previous one as `hearth.json.bak`, and applies it. `INVALID_REQUEST` with `details.issues` when invalid, `CONFLICT` with `details.expected`/`actual` when `baseHash` is stale; nothing is written then.
+    ConfigSet = "config.set" (ConfigSetParams) -> ConfigWrite;
+    /// Applies an RFC 7396 merge patch (`null` deletes) to the config file's document, then writes and applies it as `config.set` does.
+    ConfigPatch = "config.patch" (ConfigPatchParams) -> ConfigWrite;
+    /// The secret store's backend and the names it holds; never values.
+    SecretsList = "secrets.list" (Empty) -> SecretsListResult;
+    /// Stores a secret; a provider whose key refers to it uses it at once.
+    SecretsSet = "secrets.set" (SecretsSetParams) -> SecretsSetResult;
+    /// Removes a secret.
+    SecretsDelete = "secrets.delete" (SecretsDeleteParams) -> SecretsDeleteResult;
+    /// Tries a provider for real: lists its models and, with `model`, sends it a tiny completion. A failure is `ok: false` with `error`, not a protocol error.
+    ProvidersTest = "providers.test" (ProvidersTestParams) -> ProvidersTestResult;
+    /// First-run setup in one step, all or nothing: the provider (its key into the secret store), the default model, the assistant's name, the DM policy, and `SOUL.md`/`USER.md`.
+    OnboardingApply = "onboarding.apply" (OnboardingApplyParams) -> ConfigWrite;
+    /// Runs, tokens and cost over the last days: totals, per day, agent, channel and model.
+    UsageSummary = "usage.summary" (UsageSummaryParams) -> UsageSummaryResult;
+    /// The most recent runs, newest first.
+    RunsRecent = "runs.recent" (RunsRecentParams) -> RunsRecentResult;
+    /// The gateway log's latest entries; with the previous answer's `cursor`, only newer ones.
+    LogsTail = "logs.tail" (LogsTailParams) -> LogsTailResult;
+    /// The desktop app's settings: whether it runs in one, and whether it starts at login.
+    DesktopGet = "desktop.get" (Empty) -> DesktopGetResult;
+    /// Turns starting at login on or off. `UNAVAILABLE` outside the desktop app.
+    DesktopAutostartSet = "desktop.autostart.set" (DesktopAutostartSetParams) -> DesktopAutostartSetResult;
 }
 
 #[cfg(test)]
@@ -664,6 +1258,66 @@ mod tests {
         ));
         let err = Request::parse("chat.send", serde_json::json!({"mesage": "hi"})).unwrap_err();
         assert!(err.to_string().contains("chat.send"), "{err}");
+    }
+
+    #[test]
+    fn secret_params_never_print_their_values() {
+        let parsed = Request::parse(
+            "secrets.set",
+            serde_json::json!({"name": "openai-api-key", "value": "sk-hidden-1"}),
+        )
+        .unwrap();
+        let draft = Request::parse(
+            "providers.test",
+            serde_json::json!({"draft": {"api": "ollama", "apiKey": "sk-hidden-2", "headers": {"x-api-key": "sk-hidden-3"}}}),
+        )
+        .unwrap();
+        let onboarding = Request::parse(
+            "onboarding.apply",
+            serde_json::json!({"provider": {"id": "p", "api": "ollama", "apiKey": "sk-hidden-4"}, "model": "p/m", "baseHash": ""}),
+        )
+        .unwrap();
+        let set = Request::parse(
+            "config.set",
+            serde_json::json!({"raw": "{ apiKey: 'sk-hidden-5' }", "baseHash": "h"}),
+        )
+        .unwrap();
+        let patch = Request::parse(
+            "config.patch",
+            serde_json::json!({"patch": {"models": {"apiKey": "sk-hidden-6"}}, "baseHash": "h"}),
+        )
+        .unwrap();
+        let shown = format!("{parsed:?} {draft:?} {onboarding:?} {set:?} {patch:?}");
+        assert!(!shown.contains("sk-hidden"), "{shown}");
+        assert!(
+            shown.contains("openai-api-key") && shown.contains("x-api-key"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn usage_buckets_flatten_and_null_costs_stay() {
+        let bucket = UsageBucket {
+            key: "2025-01-02".into(),
+            usage: UsageRow {
+                runs: 2,
+                input_tokens: 10,
+                ..UsageRow::default()
+            },
+        };
+        let v = serde_json::to_value(&bucket).unwrap();
+        assert_eq!(v["key"], "2025-01-02");
+        assert_eq!(v["runs"], 2);
+        assert_eq!(v["inputTokens"], 10);
+        assert!(v["cost"].is_null() && v.as_object().unwrap().contains_key("cost"));
+        let attachment: ChatAttachment = serde_json::from_value(
+            serde_json::json!({"type": "image", "mimeType": "image/png", "data": "AAAA"}),
+        )
+        .unwrap();
+        assert!(matches!(
+            attachment,
+            ChatAttachment::Image { name: None, .. }
+        ));
     }
 
     #[test]

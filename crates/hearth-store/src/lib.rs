@@ -8,6 +8,9 @@
 //! migration. Clients never see these types directly: [`SessionRecord::to_info`] turns a record
 //! into the protocol's [`hearth_protocol::methods::SessionInfo`].
 //!
+//! Besides the turn path, the Control UI reads runs back: the most recent ones and per-run
+//! figures for usage summaries ([`Store::recent_runs`], [`Store::usage_between`]).
+//!
 //! Queries are plain runtime queries (no `query!` macros), so building needs no database.
 
 mod compactions;
@@ -16,9 +19,11 @@ mod model;
 mod sessions;
 mod store;
 mod turns;
+mod usage;
 mod writer;
 
 pub use compactions::{CompactionRecord, NewCompaction, SessionContext, TranscriptEntry};
 pub use error::StoreError;
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};
 pub use store::Store;
+pub use usage::RunUsage;

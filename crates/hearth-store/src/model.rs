@@ -60,6 +60,8 @@ pub struct NewSession<'a> {
 pub struct SessionFilter {
     pub agent_id: Option<String>,
     pub channel: Option<String>,
+    /// Only this sender's sessions.
+    pub sender: Option<String>,
     /// A case-insensitive substring of the key or the title.
     pub search: Option<String>,
     /// Include sessions that were reset.
@@ -73,6 +75,7 @@ impl From<&SessionsListParams> for SessionFilter {
         Self {
             agent_id: p.agent_id.clone(),
             channel: p.channel.clone(),
+            sender: p.sender.clone(),
             search: p.search.clone(),
             include_archived: p.include_archived,
             limit: p.limit,
@@ -110,6 +113,9 @@ pub struct RunRecord {
     pub session_id: Option<String>,
     pub session_key: String,
     pub agent_id: String,
+    /// The channel the message came in on (`webchat`, `openai`, ...); `None` for runs stored
+    /// before channels were recorded whose session is gone.
+    pub channel: Option<String>,
     /// `provider/model` that answered, when one did.
     pub model: Option<String>,
     pub status: RunStatus,
@@ -193,9 +199,9 @@ impl From<SessionRow> for SessionRecord {
 }
 
 /// The column list every run query selects, in [`RunRow`]'s order.
-pub(crate) const RUN_COLUMNS: &str = "id, session_id, session_key, agent_id, model, status, input, \
-     error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, started_at, \
-     ended_at";
+pub(crate) const RUN_COLUMNS: &str = "id, session_id, session_key, agent_id, channel, model, \
+     status, input, error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, \
+     started_at, ended_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RunRow {
@@ -203,6 +209,7 @@ pub(crate) struct RunRow {
     session_id: Option<String>,
     session_key: String,
     agent_id: String,
+    channel: Option<String>,
     model: Option<String>,
     status: String,
     input: String,
@@ -239,6 +246,7 @@ impl TryFrom<RunRow> for RunRecord {
             session_id: r.session_id,
             session_key: r.session_key,
             agent_id: r.agent_id,
+            channel: r.channel,
             model: r.model,
             status,
             input: r.input,

@@ -85,6 +85,9 @@ impl Store {
         if let Some(channel) = &filter.channel {
             qb.push(" AND channel = ").push_bind(channel.as_str());
         }
+        if let Some(sender) = &filter.sender {
+            qb.push(" AND sender = ").push_bind(sender.as_str());
+        }
         qb.push(" ORDER BY updated_at DESC, created_at DESC, id DESC");
         // SQLite's LIKE and lower() fold ASCII only, so a search is matched here, in Rust, and the
         // limit applied after it.

@@ -17,9 +17,9 @@ use crate::{RunRecord, Store};
 /// Most jobs written in one transaction.
 const MAX_BATCH: usize = 128;
 
-const INSERT_RUN: &str = "INSERT INTO runs (id, session_id, session_key, agent_id, model, status, \
-     input, error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, \
-     started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const INSERT_RUN: &str = "INSERT INTO runs (id, session_id, session_key, agent_id, channel, model, \
+     status, input, error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
+     cost, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 pub(crate) const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?";
 // A NULL cost adds nothing; a known cost adds to the total, as `Usage::add` does.
 pub(crate) const UPDATE_SESSION_TOTALS: &str = "UPDATE sessions SET updated_at = MAX(updated_at, ?), \
@@ -181,6 +181,7 @@ async fn insert_run(
         .bind(session_id)
         .bind(&run.session_key)
         .bind(&run.agent_id)
+        .bind(run.channel.as_deref())
         .bind(run.model.as_deref())
         .bind(run.status.as_str())
         .bind(&run.input)

@@ -24,6 +24,7 @@ fn run(id: &str, session_id: Option<&str>, input: &str, usage: Usage, at: i64) -
         session_id: session_id.map(str::to_owned),
         session_key: "agent:main:main".to_owned(),
         agent_id: "main".to_owned(),
+        channel: Some("webchat".to_owned()),
         model: Some("anthropic/claude".to_owned()),
         status: RunStatus::Completed,
         input: input.to_owned(),
@@ -696,5 +697,75 @@ async fn compaction_context_history_override_and_flush_mark() {
     assert!(
         store.compactions(&s.id).await.unwrap().is_empty(),
         "deleted with the session"
+    );
+}
+
+#[tokio::test]
+async fn sessions_filter_by_sender() {
+    let store = Store::open_memory().await.unwrap();
+    for (key, sender) in [
+        ("agent:main:tg:1", Some("alice")),
+        ("agent:main:tg:2", Some("bob")),
+    ] {
+        store
+            .ensure_session(NewSession {
+                sender,
+                ..new_session(key, "main", "telegram")
+            })
+            .await
+            .unwrap();
+    }
+    let alice = SessionFilter {
+        sender: Some("alice".into()),
+        ..SessionFilter::default()
+    };
+    let found = store.list_sessions(&alice).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].key, "agent:main:tg:1");
+}
+
+#[tokio::test]
+async fn recent_runs_and_usage_read_runs_back() {
+    let store = Store::open_memory().await.unwrap();
+    let (s, _) = store
+        .ensure_session(new_session("agent:main:main", "main", "webchat"))
+        .await
+        .unwrap();
+    for (i, cost) in [(1, Some(0.5)), (2, None), (3, Some(0.25))] {
+        let r = run(
+            &format!("r{i}"),
+            None,
+            "hi",
+            usage(10 * i, i, cost),
+            1_000 * i64::try_from(i).unwrap(),
+        );
+        store
+            .commit_turn(&s.id, &r, &[Message::user("hi")])
+            .await
+            .unwrap();
+    }
+    let mut stateless = run("r4", None, "api", usage(7, 1, None), 4_000);
+    stateless.channel = Some("openai".into());
+    stateless.status = RunStatus::Failed;
+    store.record_run(&stateless).await.unwrap();
+
+    let recent = store.recent_runs(3).await.unwrap();
+    let ids: Vec<&str> = recent.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["r4", "r3", "r2"]);
+    assert_eq!(recent[0].status, RunStatus::Failed);
+    assert_eq!(recent[0].channel.as_deref(), Some("openai"));
+    assert_eq!(recent[1].session_id.as_deref(), Some(s.id.as_str()));
+
+    // [T0 + 1990, T0 + 3990): runs 2 and 3 (started 10 ms before they ended).
+    let used = store.usage_between(T0 + 1_990, T0 + 3_990).await.unwrap();
+    assert_eq!(used.len(), 2);
+    assert_eq!(used[0].usage.input, 20);
+    assert_eq!(used[0].usage.cost, None);
+    assert_eq!(used[1].usage.cost, Some(0.25));
+    assert_eq!(used[1].channel.as_deref(), Some("webchat"));
+    assert_eq!(used[1].model.as_deref(), Some("anthropic/claude"));
+    assert_eq!(
+        store.usage_between(T0 + 5_000, T0 + 6_000).await.unwrap(),
+        Vec::new()
     );
 }

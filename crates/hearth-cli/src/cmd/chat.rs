@@ -59,6 +59,7 @@ async fn send(
             message,
             agent_id: agent.clone(),
             idempotency_key: Some(uuid_like()),
+            ..Default::default()
         })
         .await?;
     if let Some(reply) = &accepted.reply {

@@ -1,4 +1,5 @@
-//! `hearth gateway run|start|stop|restart|status|protocol-schema`.
+//! `hearth gateway run|start|stop|restart|status|protocol-schema` (`install|uninstall` live in
+//! `service.rs`).
 //!
 //! `run` is the gateway in the foreground. `start` runs the same binary detached (`run
 //! --detached`: a new session, output to `logs/gateway.out`, a pid file) and waits until it
@@ -26,6 +27,8 @@ pub(super) async fn run(g: &Global, cmd: GatewayCmd) -> anyhow::Result<ExitCode>
             start(g, &args).await
         }
         GatewayCmd::Status => status(g).await,
+        GatewayCmd::Install(args) => super::service::install(g, &args),
+        GatewayCmd::Uninstall(args) => super::service::uninstall(&args),
         GatewayCmd::ProtocolSchema => {
             crate::output::json(&hearth_protocol::schema::protocol_schema())?;
             Ok(ExitCode::SUCCESS)

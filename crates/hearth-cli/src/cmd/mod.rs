@@ -13,6 +13,7 @@ mod doctor;
 mod gateway;
 mod mcp;
 mod secrets;
+mod service;
 mod sessions;
 mod skills;
 mod status;

@@ -14,6 +14,7 @@ pub(super) async fn run(g: &Global, cmd: SessionsCmd) -> anyhow::Result<ExitCode
         SessionsCmd::List {
             agent,
             channel,
+            sender,
             search,
             all,
             limit,
@@ -22,6 +23,7 @@ pub(super) async fn run(g: &Global, cmd: SessionsCmd) -> anyhow::Result<ExitCode
                 .call::<spec::SessionsList>(SessionsListParams {
                     agent_id: agent,
                     channel,
+                    sender,
                     search,
                     include_archived: all,
                     limit: Some(limit),

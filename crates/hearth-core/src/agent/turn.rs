@@ -47,6 +47,8 @@ pub enum TurnSession {
     /// only the run is recorded.
     Stateless {
         label: String,
+        /// The interface the request came through, for usage per channel.
+        channel: String,
         history: Vec<Message>,
     },
 }
@@ -56,6 +58,14 @@ impl TurnSession {
         match self {
             TurnSession::Persistent { key, .. } => key,
             TurnSession::Stateless { label, .. } => label,
+        }
+    }
+
+    pub fn channel(&self) -> &str {
+        match self {
+            TurnSession::Persistent { channel, .. } | TurnSession::Stateless { channel, .. } => {
+                channel
+            }
         }
     }
 }
@@ -245,6 +255,7 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                 session_id: outcome.session_id.clone(),
                 session_key: session_key.clone(),
                 agent_id: req.agent.id.clone(),
+                channel: Some(req.session.channel().to_owned()),
                 model: Some(outcome.model.clone()),
                 status: RunStatus::Completed,
                 input: req.input.plain_text(),
@@ -312,6 +323,7 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                     .filter(|_| matches!(req.session, TurnSession::Persistent { .. })),
                 session_key: session_key.clone(),
                 agent_id: req.agent.id.clone(),
+                channel: Some(req.session.channel().to_owned()),
                 model: model_ref,
                 status: err.status(),
                 input: req.input.plain_text(),
@@ -345,6 +357,7 @@ async fn finish_aborted_before_start(
         session_id: None,
         session_key: req.session.key().to_owned(),
         agent_id: req.agent.id.clone(),
+        channel: Some(req.session.channel().to_owned()),
         model: req.agent.model.primary.clone(),
         status: RunStatus::Aborted,
         input: req.input.plain_text(),

@@ -1,4 +1,4 @@
-//! `/health`, `/readyz` and the fallback.
+//! `/health` and `/readyz`.
 
 use std::sync::Arc;
 
@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
 
-use super::ApiError;
 use crate::runtime::Runtime;
 
 /// Liveness: the process answers. No auth.
@@ -42,8 +41,4 @@ pub(super) async fn readyz(State(rt): State<Arc<Runtime>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
-}
-
-pub(super) async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
 }

@@ -1,5 +1,9 @@
 //! What each WebSocket method does. The WebSocket layer parses frames and calls [`dispatch`];
 //! the Tauri shell can call the same function in-process.
+//!
+//! Chat and sessions are answered here; the Control UI's other areas have a file each beside
+//! this one: `methods_config` (config and secrets), `methods_usage` (usage and recent runs),
+//! `logs` (log tail), `onboarding`, `providers_test` and `methods_desktop`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -7,7 +11,7 @@ use std::sync::atomic::Ordering;
 use hearth_protocol::events::{Event, SessionChange, SessionsChanged};
 use hearth_protocol::frame::{ErrorCode, ErrorShape};
 use hearth_protocol::methods::*;
-use hearth_protocol::transcript::Message;
+use hearth_protocol::transcript::{ContentBlock, Message, Role};
 use hearth_store::{NewSession, SessionFilter, TranscriptEntry};
 use serde::Serialize;
 use serde_json::Value;
@@ -21,13 +25,15 @@ use crate::runtime::Runtime;
 use crate::sessions::{agent_of_key, resolve_key};
 use crate::util::{new_id, truncate_chars};
 
-type MethodResult = Result<Value, ErrorShape>;
+use super::{logs, methods_config, methods_desktop, methods_usage, onboarding, providers_test};
 
-fn ok<T: Serialize>(value: T) -> MethodResult {
+pub(super) type MethodResult = Result<Value, ErrorShape>;
+
+pub(super) fn ok<T: Serialize>(value: T) -> MethodResult {
     serde_json::to_value(value).map_err(|e| ErrorShape::new(ErrorCode::Internal, e.to_string()))
 }
 
-fn store_error(e: hearth_store::StoreError) -> ErrorShape {
+pub(super) fn store_error(e: hearth_store::StoreError) -> ErrorShape {
     tracing::error!(error = %e, "store error while answering a request");
     ErrorShape::new(
         ErrorCode::Internal,
@@ -35,7 +41,7 @@ fn store_error(e: hearth_store::StoreError) -> ErrorShape {
     )
 }
 
-fn invalid(message: impl Into<String>) -> ErrorShape {
+pub(super) fn invalid(message: impl Into<String>) -> ErrorShape {
     ErrorShape::new(ErrorCode::InvalidRequest, message)
 }
 
@@ -69,13 +75,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
             })
         }
         Request::SessionsList(p) => {
-            let filter = SessionFilter {
-                agent_id: p.agent_id,
-                channel: p.channel,
-                search: p.search,
-                include_archived: p.include_archived,
-                limit: p.limit,
-            };
+            let filter = SessionFilter::from(&p);
             let sessions = rt.store.list_sessions(&filter).await.map_err(store_error)?;
             ok(SessionsListResult {
                 sessions: sessions.iter().map(|s| s.to_info()).collect(),
@@ -107,15 +107,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
         Request::ModelsList(_) => ok(ModelsListResult {
             models: rt.live().models.model_infos(),
         }),
-        Request::ConfigGet(_) => {
-            let live = rt.live();
-            ok(ConfigGetResult {
-                path: rt.config_path.display().to_string(),
-                hash: live.hash.clone(),
-                config: hearth_config::redacted(&live.config),
-                restart_required: rt.restart_required(),
-            })
-        }
+        Request::ConfigGet(_) => methods_config::config_get(rt).await,
         Request::ConfigSchema(_) => ok(ConfigSchemaResult {
             schema: hearth_config::schema(),
         }),
@@ -135,6 +127,19 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
             ok(registry.list_result())
         }
         Request::McpStatus(_) => ok(rt.mcp.status()),
+        Request::ConfigValidate(p) => methods_config::config_validate(p),
+        Request::ConfigSet(p) => methods_config::config_set(rt, p).await,
+        Request::ConfigPatch(p) => methods_config::config_patch(rt, p).await,
+        Request::SecretsList(_) => methods_config::secrets_list(rt).await,
+        Request::SecretsSet(p) => methods_config::secrets_set(rt, p).await,
+        Request::SecretsDelete(p) => methods_config::secrets_delete(rt, p).await,
+        Request::ProvidersTest(p) => providers_test::providers_test(rt, p).await,
+        Request::OnboardingApply(p) => onboarding::onboarding_apply(rt, p).await,
+        Request::UsageSummary(p) => methods_usage::usage_summary(rt, p).await,
+        Request::RunsRecent(p) => methods_usage::runs_recent(rt, p).await,
+        Request::LogsTail(p) => logs::logs_tail(rt, p).await,
+        Request::DesktopGet(_) => methods_desktop::desktop_get(rt).await,
+        Request::DesktopAutostartSet(p) => methods_desktop::desktop_autostart_set(rt, p).await,
     }
 }
 
@@ -194,6 +199,12 @@ async fn status(rt: &Arc<Runtime>) -> MethodResult {
         sessions,
         active_runs: rt.sessions.active_runs() as u64,
         connections: rt.connections.load(Ordering::Relaxed),
+        onboarding: OnboardingStatus {
+            needed: onboarding::needed(&live),
+        },
+        desktop: DesktopStatus {
+            available: rt.desktop().is_some(),
+        },
     })
 }
 
@@ -223,9 +234,10 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             "the gateway is shutting down",
         ));
     }
-    if p.message.trim().is_empty() {
+    if p.message.trim().is_empty() && p.attachments.is_empty() {
         return Err(invalid("message is empty"));
     }
+    let input = user_message(p.message, p.attachments)?;
     let agent = pick_agent(rt, p.agent_id.as_deref(), p.session_key.as_deref())?;
     let main_key = rt.live().config.session.main_key.clone();
     let key = resolve_key(p.session_key.as_deref(), &agent.id, &main_key).map_err(invalid)?;
@@ -235,7 +247,7 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             agent.id
         )));
     }
-    if let Some(command) = SlashCommand::parse(&p.message) {
+    if let Some(command) = SlashCommand::parse(&input.plain_text()) {
         return run_command(rt, command, &agent, key).await;
     }
     let run_id = new_id();
@@ -261,7 +273,7 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             channel: "webchat".to_owned(),
             sender: None,
         },
-        input: Message::user(p.message),
+        input,
         extra_system: None,
         tools,
         cancel: rt.runs_cancel.child_token(),
@@ -282,6 +294,57 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
         },
         reply: None,
     })
+}
+
+/// Largest decoded attachment.
+const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
+
+/// Image types every provider with image input accepts.
+const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The user's message: its text, then one image block per attachment.
+fn user_message(text: String, attachments: Vec<ChatAttachment>) -> Result<Message, ErrorShape> {
+    use base64::Engine as _;
+    let mut content = Vec::with_capacity(1 + attachments.len());
+    if !text.trim().is_empty() {
+        content.push(ContentBlock::Text { text });
+    }
+    for (index, attachment) in attachments.into_iter().enumerate() {
+        let ChatAttachment::Image {
+            mime_type, data, ..
+        } = attachment;
+        let mime_type = mime_type.trim().to_ascii_lowercase();
+        if !IMAGE_TYPES.contains(&mime_type.as_str()) {
+            return Err(invalid(format!(
+                "attachments[{index}]: `{mime_type}` is not a supported image type ({})",
+                IMAGE_TYPES.join(", ")
+            )));
+        }
+        // Base64 grows data by 4/3; refuse what cannot fit before decoding it.
+        if data.len() > MAX_ATTACHMENT_BYTES / 3 * 4 + 8 {
+            return Err(invalid(format!(
+                "attachments[{index}] is larger than {} MiB",
+                MAX_ATTACHMENT_BYTES / (1024 * 1024)
+            )));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map_err(|e| invalid(format!("attachments[{index}] is not valid base64: {e}")))?;
+        if decoded.len() > MAX_ATTACHMENT_BYTES {
+            return Err(invalid(format!(
+                "attachments[{index}] is larger than {} MiB",
+                MAX_ATTACHMENT_BYTES / (1024 * 1024)
+            )));
+        }
+        if decoded.is_empty() {
+            return Err(invalid(format!("attachments[{index}] is empty")));
+        }
+        content.push(ContentBlock::Image {
+            mime_type,
+            data: data.trim().to_owned(),
+        });
+    }
+    Ok(Message::new(Role::User, content))
 }
 
 /// Answers a slash command without a model.

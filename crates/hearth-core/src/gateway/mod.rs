@@ -3,14 +3,20 @@
 //! [`app`] builds the router from the runtime (tests drive it with `oneshot`, no socket);
 //! [`serve`] runs it on an already-bound listener until the shutdown token fires.
 //! [`guard`] runs before every route: Origin check, lockout check, and the token check for
-//! everything but `/health`, the Control UI page and WebSocket upgrades (which authenticate in
-//! their `connect` frame).
+//! everything but `/health`, the Control UI's files (`ui`) and WebSocket upgrades (which
+//! authenticate in their `connect` frame).
 
 pub mod auth;
 mod error;
 mod http_routes;
+mod logs;
 pub mod methods;
+mod methods_config;
+mod methods_desktop;
+mod methods_usage;
+mod onboarding;
 mod openai;
+mod providers_test;
 mod ui;
 mod ws;
 
@@ -42,7 +48,8 @@ pub fn app(rt: Arc<Runtime>) -> Router {
         )
         .route("/", get(root))
         .route("/index.html", get(ui::page))
-        .fallback(http_routes::not_found)
+        // `/assets/*` and the UI build's other files; everything else is a 404.
+        .fallback(ui::file)
         .layer(middleware::from_fn_with_state(rt.clone(), guard))
         .with_state(rt)
 }
@@ -64,7 +71,8 @@ async fn root(State(rt): State<Arc<Runtime>>, request: Request) -> Response {
     if is_websocket_upgrade(request.headers()) {
         ws::upgrade(rt, request).await
     } else {
-        ui::page(State(rt)).await.into_response()
+        let headers = request.headers().clone();
+        ui::page(State(rt), headers).await.into_response()
     }
 }
 
@@ -115,9 +123,8 @@ async fn guard(State(rt): State<Arc<Runtime>>, request: Request, next: Next) -> 
     if let Some(wait) = rt.limiter.locked(ip) {
         return ApiError::locked_out(wait).into_response();
     }
-    let is_page = request.method() == http::Method::GET && (path == "/" || path == "/index.html");
-    if is_page {
-        // The UI page carries no data; it authenticates over the WebSocket. Upgrades do too.
+    if ui::is_public(request.method(), path) {
+        // The UI's files carry no data; the page authenticates over the WebSocket. Upgrades do too.
         return next.run(request).await;
     }
     let token = auth::bearer(headers);

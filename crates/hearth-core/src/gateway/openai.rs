@@ -340,6 +340,7 @@ pub(super) async fn chat_completions(
         },
         None => TurnSession::Stateless {
             label: format!("agent:{}:openai", agent.id),
+            channel: "openai".to_owned(),
             history: messages,
         },
     };

@@ -80,7 +80,7 @@ async fn send(ctx: &ToolContext, args: MessageArgs) -> Result<ChatSendResult, To
         session_key: Some(key),
         message: args.text,
         agent_id: Some(ctx.agent_id.clone()),
-        idempotency_key: None,
+        ..ChatSendParams::default()
     });
     let value = crate::gateway::methods::dispatch(&ctx.runtime, request)
         .await

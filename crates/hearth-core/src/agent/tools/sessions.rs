@@ -202,6 +202,7 @@ mod tests {
             session_id: Some(session.id.clone()),
             session_key: key.to_owned(),
             agent_id: agent.to_owned(),
+            channel: Some("webchat".to_owned()),
             model: None,
             status: RunStatus::Completed,
             input: text.to_owned(),

@@ -1,0 +1,27 @@
+// Chat: a streamed answer in Markdown after a tool call shown as a card.
+import { check, env, scenario, shot } from "./lib.mjs";
+
+await scenario("chat", async ({ page: open }) => {
+  const page = await open();
+  await page.goto(env.url);
+  await page.getByRole("link", { name: "Chat" }).click();
+  const box = page.getByLabel("Message");
+  await box.fill("When was the boiler serviced?");
+  await box.press("Enter");
+  // The answer streams in, rendered as Markdown.
+  const conversation = page.getByRole("log", { name: "Conversation" });
+  await conversation.locator("strong", { hasText: "boiler" }).waitFor();
+  await page.getByText("serviced in March.", { exact: false }).last().waitFor();
+  // The tool call is a card with its name and arguments.
+  const card = conversation.locator("details.tool").first();
+  await card.waitFor();
+  await card.locator("summary").click();
+  const cardText = await card.innerText();
+  check(cardText.includes("read"), `the card names the tool: ${cardText}`);
+  check(cardText.includes("NOTES.md"), `the card shows the arguments: ${cardText}`);
+  await shot(page, "chat-tool-call");
+  // The answer survives a reload (it is the stored transcript, not only the stream).
+  await page.reload();
+  await page.getByRole("link", { name: "Chat" }).click();
+  await page.getByText("serviced in March.", { exact: false }).last().waitFor();
+});

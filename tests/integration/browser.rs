@@ -1,0 +1,163 @@
+//! The Control UI in a real browser: each test starts a gateway (with the Control UI embedded)
+//! and a fake provider, then runs one scenario of `tests/e2e/` in Debian's Chromium through
+//! playwright-core, and checks what the scenario did from the gateway's side.
+//!
+//! Screenshots land in `$HEARTH_ARTIFACTS` (default `target/artifacts/e2e`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use hearth_core::{Gateway, GatewayOptions, StateDir};
+use hearth_test_utils::{FakeOpenAi, FakeToolCall, Reply};
+
+use crate::harness::{TOKEN, TestGateway};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_owned()
+}
+
+fn artifacts() -> PathBuf {
+    std::env::var_os("HEARTH_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/artifacts/e2e"))
+}
+
+/// Runs `tests/e2e/<name>.mjs` against the gateway at `base`; panics with its output when the
+/// scenario fails.
+async fn run_scenario(name: &str, base: &str, token: Option<&str>, fake: &FakeOpenAi) {
+    let e2e = repo().join("tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").exists(),
+        "playwright-core is missing: run `npm --prefix tests/e2e ci` (tests/run.sh does)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: run `bash installers/deps.sh --test`"
+    );
+    let url = match token {
+        Some(t) => format!("{base}/#token={t}"),
+        None => format!("{base}/"),
+    };
+    let child = tokio::process::Command::new("node")
+        .arg(e2e.join(format!("{name}.mjs")))
+        .current_dir(&e2e)
+        .env("HEARTH_URL", url)
+        .env("HEARTH_BASE", base)
+        .env("FAKE_BASE_URL", fake.base_url())
+        .env("HEARTH_ARTIFACTS", artifacts())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (installers/deps.sh installs it)");
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the scenario finished within two minutes")
+        .expect("scenario output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "scenario {name} failed:\n{text}");
+    println!("{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onboarding_from_an_empty_home_ends_with_an_answered_message() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_models(vec!["fake-large".into(), "fake-small".into()]);
+    fake.require_key("sk-onboard-e2e");
+    fake.set_default(Reply::text_chunked("Hello! I am ready to help.", 4));
+    let home = tempfile::tempdir().unwrap();
+    // Nothing in the home but what the browser test needs to reach the gateway: a fixed port 0
+    // and the encrypted-file secret store (no keychain in the test environment).
+    let mut opts = GatewayOptions::new(StateDir::new(home.path()));
+    opts.port = Some(0);
+    let gw = Gateway::start(opts).await.unwrap();
+    let token = gw.token().expect("a token was generated");
+    let base = format!("http://{}", gw.local_addr());
+
+    run_scenario("onboarding", &base, Some(&token), &fake).await;
+
+    let config = std::fs::read_to_string(home.path().join("hearth.json")).unwrap();
+    assert!(
+        !config.contains("sk-onboard-e2e"),
+        "the key must be in the secret store, not the config:\n{config}"
+    );
+    assert!(config.contains("fake-large"), "{config}");
+    let soul = std::fs::read_to_string(home.path().join("workspace/SOUL.md")).unwrap();
+    assert!(soul.contains("calm and precise"), "{soul}");
+    let chats: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .collect();
+    assert!(
+        chats
+            .iter()
+            .any(|r| r.header("authorization") == Some("Bearer sk-onboard-e2e")),
+        "the test message went to the provider with the pasted key"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_streams_an_answer_with_a_tool_call_card() {
+    let t = TestGateway::start_with(r#"tools: { allow: ["read"] }"#).await;
+    std::fs::write(
+        t.home.path().join("workspace/NOTES.md"),
+        "The boiler was serviced in March.",
+    )
+    .unwrap();
+    t.fake.push(Reply::tool_calls([FakeToolCall::new(
+        "call_1",
+        "read",
+        r#"{"path":"NOTES.md"}"#,
+    )]));
+    t.fake.push(Reply::text_chunked(
+        "Your notes say the **boiler** was serviced in March.",
+        3,
+    ));
+    run_scenario("chat", &t.http_base(), Some(TOKEN), &t.fake).await;
+    assert_eq!(
+        t.fake.request_count(),
+        2,
+        "one call for the tool, one for the answer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_session_appears_live_in_sessions() {
+    let t = TestGateway::start().await;
+    t.fake.set_default(Reply::text("Noted."));
+    run_scenario("sessions", &t.http_base(), Some(TOKEN), &t.fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_edit_shows_the_error_then_saves() {
+    let t = TestGateway::start().await;
+    let before = std::fs::read_to_string(t.home.path().join("hearth.json")).unwrap();
+    run_scenario("config", &t.http_base(), Some(TOKEN), &t.fake).await;
+    let after = std::fs::read_to_string(t.home.path().join("hearth.json")).unwrap();
+    assert_ne!(before, after);
+    assert!(
+        after.contains("maxConcurrent: 3") || after.contains("\"maxConcurrent\": 3"),
+        "{after}"
+    );
+    assert!(
+        t.home.path().join("hearth.json.bak").exists(),
+        "the previous file is kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_token_the_ui_asks_for_one_and_gets_nothing() {
+    let t = TestGateway::start().await;
+    run_scenario("auth", &t.http_base(), None, &t.fake).await;
+}
