@@ -13,6 +13,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::{CoreError, StateDir};
 
+/// Lines waiting for the log file writer.
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// Keeps the file writer flushing; drop it last.
 #[derive(Debug)]
 pub struct LogGuard {
@@ -48,7 +51,14 @@ pub fn init(home: &StateDir, config: &LoggingConfig, console: bool) -> Result<Lo
                     home.logs().display()
                 ))
             })?;
-        let (writer, guard) = tracing_appender::non_blocking(appender);
+        // The default queue holds 128,000 lines, and its slots are initialised up front: about
+        // 4 MB resident before the first line. A few thousand lines absorb any burst the
+        // writer thread cannot keep up with; past that, lines are dropped rather than the
+        // gateway blocked.
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .buffered_lines_limit(LOG_QUEUE_LINES)
+            .lossy(true)
+            .finish(appender);
         let layer = tracing_subscriber::fmt::layer()
             .json()
             .with_writer(writer)
