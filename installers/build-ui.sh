@@ -22,8 +22,11 @@ if [ ! -d node_modules ] || [ "$(cat node_modules/.hearth-lock-hash 2>/dev/null)
   echo "$lock_hash" > node_modules/.hearth-lock-hash
 fi
 
-src_hash="$( (find src public index.html package-lock.json tsconfig*.json vite.config.* svelte.config.* \
-  -type f 2>/dev/null | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -d' ' -f1)"
+inputs=()
+for p in src public index.html package-lock.json tsconfig.json tsconfig.node.json vite.config.ts svelte.config.js; do
+  [ -e "$p" ] && inputs+=("$p")
+done
+src_hash="$(find "${inputs[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 if [ -f dist/index.html ] && [ "$(cat .build-stamp 2>/dev/null)" = "$src_hash" ]; then
   echo "==> Control UI is up to date (ui/dist)"
 else

@@ -16,7 +16,7 @@ pub enum CoreError {
         source: std::io::Error,
     },
     #[error(
-        "cannot listen on {addr}: {source}. Is another gateway running? Check with `hearth gateway status`, or pick another port with --port."
+        "cannot listen on {addr}: {source}. Is another gateway running? Check with `hearth gateway status`, or pick another port: `hearth config set gateway.port <port>` (or --port for one run)."
     )]
     Bind {
         addr: String,
