@@ -463,3 +463,20 @@ fn gateway_install_writes_a_launchd_agent() {
         .unwrap();
     assert!(check.status.success(), "{}", text(&check));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_asks_each_provider_for_its_models_with_the_configured_key() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_models(vec!["fake-model".into(), "fake-large".into()]);
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), free_port(), &fake, Some(TOKEN));
+
+    fake.require_key("sk-cli");
+    let t = text(&run(home.path(), &["doctor"]));
+    assert!(t.contains("answers; it lists 2 models"), "{t}");
+
+    fake.require_key("sk-somebody-else");
+    let t = text(&run(home.path(), &["doctor"]));
+    assert!(t.contains("refused the API key"), "{t}");
+    assert!(!t.contains("sk-cli"), "the key is never printed: {t}");
+}

@@ -4,13 +4,16 @@
 //! secret backend, the port, and each provider's reachability. `--fix` moves literal secrets
 //! from the config file into the secret store, replacing them with `{ "secret": "<name>" }`.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use hearth_config::SecretValue;
 use hearth_core::StateDir;
+use hearth_core::models::{ModelRegistry, SecretLookup};
 use hearth_core::runtime::{open_secrets, secrets_preference};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DoctorArgs, Global};
 use crate::{connect, output};
@@ -335,46 +338,100 @@ async fn providers(home: &StateDir, config: &hearth_config::Config) -> Vec<Check
             "providers",
             Level::Warn,
             "no model provider is configured",
-            Some("add one under models.providers (see README)".into()),
+            Some("add one under models.providers (see README), or run the setup wizard in the Control UI".into()),
         )];
     }
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
+    // The keys the providers name in the secret store, read once.
+    let names: Vec<String> = config
+        .models
+        .providers
+        .values()
+        .flat_map(|p| p.api_key.iter().chain(p.api_keys.iter()))
+        .filter_map(|v| v.secret_name().map(str::to_owned))
+        .collect();
+    let mut secrets = HashMap::new();
+    if !names.is_empty()
+        && let Ok(store) = open_secrets(home, secrets_preference(config)).await
     {
-        Ok(c) => c,
-        Err(e) => return vec![check("providers", Level::Fail, e.to_string(), None)],
-    };
+        secrets = tokio::task::spawn_blocking(move || {
+            names
+                .into_iter()
+                .filter_map(|name| {
+                    let value = store.get(&name).ok().flatten()?;
+                    Some((name, value.expose().to_owned()))
+                })
+                .collect::<HashMap<_, _>>()
+        })
+        .await
+        .unwrap_or_default();
+    }
+    let http = hearth_providers::http_client();
+    // The same clients the gateway builds, asked for their model list over each API's own
+    // endpoint (a wrong key is refused there as on a model call).
+    let registry = ModelRegistry::build(config, &Fetched(secrets), &http);
     let mut out = Vec::new();
     for (id, p) in &config.models.providers {
-        let key = match &p.api_key {
-            Some(SecretValue::Literal(k)) => Some(k.clone()),
-            Some(SecretValue::Ref { secret }) => {
-                let name = secret.clone();
-                match open_secrets(home, secrets_preference(config)).await {
-                    Ok(store) => tokio::task::spawn_blocking(move || store.get(&name))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .flatten()
-                        .map(|s| s.expose().to_owned()),
-                    Err(_) => None,
-                }
-            }
-            None => None,
-        };
-        let url = format!("{}/models", p.base_url.trim_end_matches('/'));
-        let mut request = http.get(&url);
-        if let Some(k) = key {
-            request = request.bearer_auth(k);
-        }
         let name = format!("provider {id}");
-        out.push(match request.send().await {
-            Ok(r) if r.status().is_success() => check(&name, Level::Ok, format!("{} answers", p.base_url), None),
-            Ok(r) if r.status() == 401 || r.status() == 403 => check(&name, Level::Fail, format!("{} refused the API key (HTTP {})", p.base_url, r.status().as_u16()), Some(format!("store a valid key: `hearth secrets set {id}.apiKey`, then set models.providers.{id}.apiKey to {{\"secret\": \"{id}.apiKey\"}}"))),
-            Ok(r) => check(&name, Level::Warn, format!("{} answered HTTP {} to GET /models", p.base_url, r.status().as_u16()), None),
-            Err(e) => check(&name, Level::Fail, format!("cannot reach {}: {}", p.base_url, e.without_url()), Some("check baseUrl, the network and any proxy (HTTPS_PROXY)".into())),
+        let client = match registry.provider_client(id) {
+            Ok(client) => client,
+            Err(e) => {
+                out.push(check(&name, Level::Fail, e.to_string(), None));
+                continue;
+            }
+        };
+        let listed = tokio::time::timeout(
+            Duration::from_secs(15),
+            client.list_models(CancellationToken::new()),
+        )
+        .await;
+        out.push(match listed {
+            Ok(Ok(models)) => check(
+                &name,
+                Level::Ok,
+                format!("{} answers; it lists {} models", p.base_url, models.len()),
+                None,
+            ),
+            Ok(Err(e)) if e.kind() == "auth" => check(
+                &name,
+                Level::Fail,
+                format!("{} refused the API key: {e}", p.base_url),
+                Some(format!(
+                    "store a valid key: `hearth secrets set {id}-api-key`, then set \
+                     models.providers.{id}.apiKey to {{\"secret\": \"{id}-api-key\"}} \
+                     (or replace the key on the Providers page)"
+                )),
+            ),
+            Ok(Err(e)) if matches!(e.kind(), "network" | "timeout") => check(
+                &name,
+                Level::Fail,
+                format!("cannot reach {}: {e}", p.base_url),
+                Some("check baseUrl, the network and any proxy (HTTPS_PROXY)".into()),
+            ),
+            Ok(Err(e)) => check(
+                &name,
+                Level::Warn,
+                format!(
+                    "{} answered the model listing with an error: {e}",
+                    p.base_url
+                ),
+                None,
+            ),
+            Err(_) => check(
+                &name,
+                Level::Fail,
+                format!("{} did not answer within 15 s", p.base_url),
+                Some("check baseUrl, the network and any proxy (HTTPS_PROXY)".into()),
+            ),
         });
     }
     out
+}
+
+/// Secrets read from the store for [`ModelRegistry::build`].
+struct Fetched(HashMap<String, String>);
+
+impl SecretLookup for Fetched {
+    fn secret(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
 }
