@@ -16,14 +16,14 @@ use tokio::sync::watch;
 
 use crate::host::{GatewayState, Host};
 use crate::window::WindowState;
-use crate::{headless, tray, window};
+use crate::{tray, window};
 
 pub(crate) fn run(runtime: tokio::runtime::Runtime, home: StateDir) -> ExitCode {
     if let Err(e) = home.ensure() {
         eprintln!("hearth-desktop: {e}");
         return ExitCode::FAILURE;
     }
-    let _log_guard = match headless::init_logging(&home) {
+    let _log_guard = match hearth_core::foreground::init_logging(&home) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("hearth-desktop: {e}");
@@ -70,7 +70,7 @@ fn setup(app: &mut App, home: StateDir) {
         let _ = host.start().await;
     });
     tauri::async_runtime::spawn(async move {
-        headless::wait_for_signal().await;
+        hearth_core::foreground::wait_for_signal().await;
         tracing::info!("quitting on a signal");
         quit(&handle, 0);
     });

@@ -17,6 +17,7 @@
 //! - [`desktop`]: the hooks a desktop shell lends the gateway (start at login).
 //! - [`reload`]: config file watching.
 //! - [`logging`]: tracing setup (terminal and JSON files).
+//! - [`foreground`]: the gateway in the foreground of a process (signals, pid file, the link).
 
 pub mod agent;
 pub mod agents;
@@ -25,6 +26,7 @@ pub mod catalog;
 pub mod commands;
 pub mod desktop;
 mod error;
+pub mod foreground;
 pub mod gateway;
 pub mod home;
 pub mod logging;

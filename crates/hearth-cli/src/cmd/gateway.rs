@@ -5,12 +5,11 @@
 //! --detached`: a new session, output to `logs/gateway.out`, a pid file) and waits until it
 //! answers `/health`; `stop` sends SIGTERM and waits for the graceful shutdown to finish.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use hearth_core::{Gateway, GatewayOptions, StateDir};
+use hearth_core::{GatewayOptions, StateDir};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -37,76 +36,17 @@ pub(super) async fn run(g: &Global, cmd: GatewayCmd) -> anyhow::Result<ExitCode>
 }
 
 async fn foreground(g: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let home = connect::home(g);
     if args.detached {
         // Leave the terminal's session so closing it does not stop the gateway.
         let _ = nix::unistd::setsid();
     }
-    home.ensure()?;
-    let logging = connect::load_config(&home)
-        .map(|c| c.logging)
-        .unwrap_or_default();
-    let _log_guard = hearth_core::logging::init(&home, &logging, true)?;
-
     let opts = GatewayOptions {
         port: args.port,
         bind: args.bind.clone(),
-        ..GatewayOptions::new(home.clone())
+        ..GatewayOptions::new(connect::home(g))
     };
-    let gateway = Gateway::start(opts).await?;
-    let addr = gateway.local_addr();
-    write_pid(&home)?;
-    let url = gateway.control_ui_url();
-    if std::io::stdout().is_terminal() {
-        println!("Hearth gateway is running on {addr}");
-        println!("Control UI: {url}");
-        println!("Press Ctrl-C to stop.");
-    } else {
-        // Output may land in a file: keep the token out of it.
-        println!(
-            "Hearth gateway is running on {addr}; `hearth dashboard` prints the Control UI link."
-        );
-    }
-
-    let shutdown = gateway.shutdown_token();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        eprintln!("Stopping (press Ctrl-C again to quit at once)…");
-        shutdown.cancel();
-        wait_for_signal().await;
-        eprintln!("Quitting now.");
-        std::process::exit(130);
-    });
-    gateway.wait().await;
-    remove_pid(&home);
+    hearth_core::foreground::run_foreground(opts, "").await?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-}
-
-fn write_pid(home: &StateDir) -> anyhow::Result<()> {
-    hearth_core::home::write_private(&home.pid_path(), std::process::id().to_string().as_bytes())
-        .with_context(|| format!("writing {}", home.pid_path().display()))
-}
-
-fn remove_pid(home: &StateDir) {
-    // Only our own pid file: a newer gateway may have replaced it.
-    if read_pid(home) == Some(std::process::id() as i32) {
-        let _ = std::fs::remove_file(home.pid_path());
-    }
 }
 
 fn read_pid(home: &StateDir) -> Option<i32> {
