@@ -161,3 +161,10 @@ async fn without_a_token_the_ui_asks_for_one_and_gets_nothing() {
     let t = TestGateway::start().await;
     run_scenario("auth", &t.http_base(), None, &t.fake).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_passes_the_wcag_aa_checks_in_light_and_dark() {
+    let t = TestGateway::start().await;
+    t.fake.set_default(Reply::text("Hello."));
+    run_scenario("a11y", &t.http_base(), Some(TOKEN), &t.fake).await;
+}
