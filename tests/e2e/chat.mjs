@@ -24,4 +24,9 @@ await scenario("chat", async ({ page: open }) => {
   await page.reload();
   await page.getByRole("link", { name: "Chat" }).click();
   await page.getByText("serviced in March.", { exact: false }).last().waitFor();
+  // The stored result keeps the tool's duration.
+  const stored = page.getByRole("log", { name: "Conversation" }).locator("details.tool summary").first();
+  await stored.waitFor();
+  const summary = await stored.innerText();
+  check(/\d+(\.\d+)?\s*(ms|s)\b/.test(summary), `the stored tool card shows its duration: ${summary}`);
 });

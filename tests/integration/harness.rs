@@ -145,5 +145,5 @@ pub(crate) async fn chat_to_end(client: &Client, params: ChatSendParams) -> Chat
 pub(crate) async fn chat_final(client: &Client, params: ChatSendParams) -> Message {
     let end = chat_to_end(client, params).await;
     assert_eq!(end.state, ChatState::Final, "run failed: {:?}", end.error);
-    end.message.expect("final carries the message")
+    *end.message.expect("final carries the message")
 }

@@ -75,6 +75,19 @@ async fn the_model_writes_then_reads_a_file_then_answers() {
         "{results:?}"
     );
     assert_eq!(results[1], "1. test the tools\n");
+    // The stored tool results carry how long each tool ran, for the transcript views.
+    let history = client
+        .call::<hearth_protocol::methods::spec::ChatHistory>(Default::default())
+        .await
+        .unwrap();
+    let timed: Vec<_> = history
+        .messages
+        .iter()
+        .filter(|m| m.role == hearth_protocol::transcript::Role::Tool)
+        .map(|m| m.duration_ms)
+        .collect();
+    assert_eq!(timed.len(), 2);
+    assert!(timed.iter().all(Option::is_some), "{timed:?}");
     let offered = offered_tools(&t);
     for name in [
         "read",

@@ -15,7 +15,7 @@ const messages: Message[] = [
     usage: { input: 1200, output: 40, cacheRead: 0, cacheWrite: 0, cost: 0.0031 },
     timestamp: Date.UTC(2025, 0, 31, 10, 0, 5),
   },
-  { role: "tool", toolCallId: "call-1", toolName: "read", content: [{ type: "text", text: "```\nbuy milk\n```" }], isError: false },
+  { role: "tool", toolCallId: "call-1", toolName: "read", content: [{ type: "text", text: "```\nbuy milk\n```" }], isError: false, durationMs: 12 },
   { role: "assistant", content: [{ type: "text", text: "Your notes say: **buy milk**." }], model: "openai/gpt-4o", usage: { input: 1300, output: 12, cost: null } },
   { role: "tool", toolCallId: "gone", toolName: "exec", content: [{ type: "text", text: "orphan" }], isError: true },
 ];
@@ -27,7 +27,7 @@ describe("groupTranscript", () => {
     expect(turns[0].parts.map((p) => p.kind)).toEqual(["text", "image"]);
     expect(turns[1].parts.map((p) => p.kind)).toEqual(["thinking", "text", "tool"]);
     const tool = turns[1].parts[2];
-    expect(tool.kind === "tool" && tool.call).toMatchObject({ name: "read", arguments: { path: "notes.md" }, result: { text: "```\nbuy milk\n```", isError: false } });
+    expect(tool.kind === "tool" && tool.call).toMatchObject({ name: "read", arguments: { path: "notes.md" }, result: { text: "```\nbuy milk\n```", isError: false }, durationMs: 12 });
     expect(turns[1].usage?.cost).toBe(0.0031);
     expect(turns[3].orphanTool).toEqual({ name: "exec", text: "orphan", isError: true, images: 0 });
   });

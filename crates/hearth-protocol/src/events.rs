@@ -36,8 +36,9 @@ pub struct ChatEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<String>,
     /// For `final`: the assistant's closing message.
+    // Boxed: the message is most of the event's size, and most events are small deltas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<Message>,
+    pub message: Option<Box<Message>>,
     /// For `final`: tokens and cost of the whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,

@@ -121,6 +121,9 @@ pub struct Message {
     /// For `tool` messages: the tool failed and the content is its error.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
+    /// For `tool` messages: how long the tool ran, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     /// For `assistant` messages: the `provider/model` that wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -142,6 +145,7 @@ impl Message {
             tool_call_id: None,
             tool_name: None,
             is_error: false,
+            duration_ms: None,
             model: None,
             usage: None,
             stop_reason: None,

@@ -96,7 +96,7 @@ impl Assembler {
         usage: Usage,
         response_id: Option<String>,
         model_ref: String,
-    ) -> Completion {
+    ) -> Box<Completion> {
         let mut content = Vec::with_capacity(2 + self.calls.len());
         if !self.thinking.is_empty() {
             content.push(ContentBlock::Thinking {
@@ -129,12 +129,12 @@ impl Assembler {
         message.timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        Completion {
+        Box::new(Completion {
             message,
             usage,
             stop_reason,
             response_id,
-        }
+        })
     }
 }
 

@@ -68,7 +68,8 @@ pub enum StreamEvent {
         arguments_delta: String,
     },
     /// The answer is complete. Always the last event of a successful stream.
-    Completed(Completion),
+    /// Boxed: the other events are small and there are many of them.
+    Completed(Box<Completion>),
 }
 
 /// The outcome of a successful call.
@@ -122,7 +123,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
         let mut events = self.stream(request, cancel).await?;
         while let Some(event) = events.next().await {
             if let StreamEvent::Completed(completion) = event? {
-                return Ok(completion);
+                return Ok(*completion);
             }
         }
         Err(ProviderError::StreamBroken {

@@ -74,6 +74,8 @@ export interface Message {
   toolCallId?: string | null;
   toolName?: string | null;
   isError?: boolean;
+  /** For tool messages: how long the tool ran. */
+  durationMs?: number | null;
   model?: string | null;
   usage?: Usage | null;
   stopReason?: string | null;

@@ -49,8 +49,10 @@ export function groupTranscript(messages: Message[]): TurnView[] {
         isError: !!m.isError,
         images: m.content.filter((b) => b.type === "image").length,
       };
-      if (call) call.result = result;
-      else turns.push({ role: "tool", parts: [], timestamp: m.timestamp, orphanTool: { name: m.toolName ?? "tool", ...result } });
+      if (call) {
+        call.result = result;
+        if (m.durationMs !== undefined && m.durationMs !== null) call.durationMs = m.durationMs;
+      } else turns.push({ role: "tool", parts: [], timestamp: m.timestamp, orphanTool: { name: m.toolName ?? "tool", ...result } });
       continue;
     }
     const parts: TurnPart[] = [];

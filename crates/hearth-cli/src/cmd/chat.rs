@@ -98,9 +98,10 @@ async fn send(
                 }
             }
             ChatState::Final => {
-                let message = chat
-                    .message
-                    .unwrap_or_else(|| hearth_protocol::transcript::Message::assistant(""));
+                let message = chat.message.map_or_else(
+                    || hearth_protocol::transcript::Message::assistant(""),
+                    |m| *m,
+                );
                 if json {
                     crate::output::json(&serde_json::json!({
                         "runId": accepted.run_id,

@@ -674,7 +674,7 @@ async fn stream_to_end(
     let mut completion = None;
     while let Some(event) = stream.next().await {
         if let StreamEvent::Completed(c) = event? {
-            completion = Some(c);
+            completion = Some(*c);
         }
     }
     completion.ok_or_else(|| ProviderError::StreamBroken {

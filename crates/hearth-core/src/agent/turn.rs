@@ -294,7 +294,7 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                     session_key: session_key.clone(),
                     state: ChatState::Final,
                     delta: None,
-                    message: Some(outcome.message.clone()),
+                    message: Some(Box::new(outcome.message.clone())),
                     usage: Some(outcome.usage),
                     error: None,
                 })
@@ -565,8 +565,9 @@ impl Turn<'_> {
                         duration_ms,
                     },
                 );
-                let result =
+                let mut result =
                     Message::tool_result(call_id, name, output.text, output.is_error).at(now_ms());
+                result.duration_ms = Some(duration_ms);
                 messages.push(result.clone());
                 new_messages.push(result);
             }
@@ -746,7 +747,7 @@ impl Turn<'_> {
                     self.thinking_delta(delta);
                 }
                 StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCallDelta { .. } => {}
-                StreamEvent::Completed(c) => completion = Some(c),
+                StreamEvent::Completed(c) => completion = Some(*c),
             }
         }
         completion.ok_or_else(|| ProviderError::StreamBroken {

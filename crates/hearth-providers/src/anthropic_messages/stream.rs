@@ -373,7 +373,7 @@ mod tests {
 
     fn completed(parser: EventParser) -> crate::Completion {
         match parser.complete() {
-            StreamEvent::Completed(done) => done,
+            StreamEvent::Completed(done) => *done,
             other => panic!("not completed: {other:?}"),
         }
     }

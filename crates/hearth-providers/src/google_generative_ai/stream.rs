@@ -293,7 +293,7 @@ mod tests {
 
     fn completed(parser: ResponseParser) -> crate::Completion {
         match parser.complete() {
-            StreamEvent::Completed(done) => done,
+            StreamEvent::Completed(done) => *done,
             other => panic!("not completed: {other:?}"),
         }
     }

@@ -395,7 +395,7 @@ mod tests {
         let StreamEvent::Completed(done) = parser.complete() else {
             panic!("not completed")
         };
-        (out.into_iter().collect(), done)
+        (out.into_iter().collect(), *done)
     }
 
     fn call_added(id: &str, call_id: &str, name: &str) -> Value {
