@@ -22,10 +22,12 @@ use std::sync::Arc;
 use hearth_config::ApiKind;
 use tokio_util::sync::CancellationToken;
 
+use crate::call_stream;
 use crate::endpoint::{self, Auth, Endpoint, JsonInsteadOfStream, Spec};
 use crate::error::ProviderError;
 use crate::models::RemoteModel;
 use crate::provider::{EventStream, ModelRequest, Provider, ProviderSettings};
+use crate::sse::SseDecoder;
 
 const SPEC: Spec = Spec {
     url: |base| format!("{base}/chat/completions"),
@@ -91,7 +93,12 @@ impl Provider for OpenAiCompletions {
             self.endpoint.model_ref(&request.model),
             Arc::clone(redactor),
         );
-        Ok(stream::events(reader, parser, Arc::clone(redactor)))
+        Ok(call_stream::events(
+            reader,
+            SseDecoder::default(),
+            parser,
+            Arc::clone(redactor),
+        ))
     }
 
     async fn list_models(

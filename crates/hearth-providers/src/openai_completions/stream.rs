@@ -18,10 +18,10 @@ use serde_json::Value;
 
 use super::errors;
 use crate::assemble::Assembler;
+use crate::call_stream::AnswerParser;
 use crate::error::ProviderError;
-use crate::provider::{EventStream, StreamEvent};
-use crate::sse::SseDecoder;
-use crate::transport::{BodyReader, ReadError, Redactor, error_chain};
+use crate::provider::StreamEvent;
+use crate::transport::Redactor;
 
 #[derive(Deserialize)]
 struct Chunk<'a> {
@@ -154,56 +154,6 @@ impl ChunkParser {
         }
     }
 
-    fn output_started(&self) -> bool {
-        self.answer.output_started()
-    }
-
-    /// Handles one `data:` payload; true at `[DONE]`.
-    fn handle(
-        &mut self,
-        data: &str,
-        out: &mut VecDeque<StreamEvent>,
-    ) -> Result<bool, ProviderError> {
-        let data = data.trim();
-        if data == "[DONE]" {
-            return Ok(true);
-        }
-        if data.is_empty() {
-            return Ok(false);
-        }
-        let chunk: Chunk<'_> = serde_json::from_str(data).map_err(|err| ProviderError::Decode {
-            message: format!(
-                "a stream chunk is not valid JSON ({err}): {}",
-                self.redactor.scrub(data)
-            ),
-        })?;
-        if let Some(error) = &chunk.error {
-            return Err(errors::from_stream(
-                error,
-                self.output_started(),
-                &self.redactor,
-            ));
-        }
-        if self.response_id.is_none() {
-            self.response_id = chunk.id.map(str::to_owned);
-        }
-        if let Some(usage) = &chunk.usage {
-            self.usage = Some(usage.to_usage());
-        }
-        for choice in chunk.choices {
-            if choice.index != 0 {
-                continue;
-            }
-            if let Some(delta) = choice.delta {
-                self.delta(delta, out);
-            }
-            if let Some(reason) = choice.finish_reason {
-                self.stop_reason = Some(stop_reason(reason));
-            }
-        }
-        Ok(false)
-    }
-
     fn delta(&mut self, delta: Delta, out: &mut VecDeque<StreamEvent>) {
         let thinking = delta
             .reasoning_content
@@ -259,6 +209,58 @@ impl ChunkParser {
         };
         found.map(|c| c.slot)
     }
+}
+
+impl AnswerParser for ChunkParser {
+    fn output_started(&self) -> bool {
+        self.answer.output_started()
+    }
+
+    /// Handles one `data:` payload; true at `[DONE]`.
+    fn handle(
+        &mut self,
+        data: &str,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<bool, ProviderError> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+        let chunk: Chunk<'_> = serde_json::from_str(data).map_err(|err| ProviderError::Decode {
+            message: format!(
+                "a stream chunk is not valid JSON ({err}): {}",
+                self.redactor.scrub(data)
+            ),
+        })?;
+        if let Some(error) = &chunk.error {
+            return Err(errors::from_stream(
+                error,
+                self.output_started(),
+                &self.redactor,
+            ));
+        }
+        if self.response_id.is_none() {
+            self.response_id = chunk.id.map(str::to_owned);
+        }
+        if let Some(usage) = &chunk.usage {
+            self.usage = Some(usage.to_usage());
+        }
+        for choice in chunk.choices {
+            if choice.index != 0 {
+                continue;
+            }
+            if let Some(delta) = choice.delta {
+                self.delta(delta, out);
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.stop_reason = Some(stop_reason(reason));
+            }
+        }
+        Ok(false)
+    }
 
     /// Whether the answer reached its end (a finish reason), even if `[DONE]` never came.
     fn finished(&self) -> bool {
@@ -273,110 +275,6 @@ impl ChunkParser {
             self.response_id,
             self.model_ref,
         ))
-    }
-}
-
-/// The state of one streamed call, advanced by the consumer's polls (no task of its own).
-struct CallStream {
-    reader: BodyReader,
-    decoder: SseDecoder,
-    parser: Option<ChunkParser>,
-    pending: VecDeque<StreamEvent>,
-    body_ended: bool,
-    redactor: Arc<Redactor>,
-}
-
-pub(super) fn events(
-    reader: BodyReader,
-    parser: ChunkParser,
-    redactor: Arc<Redactor>,
-) -> EventStream {
-    let state = CallStream {
-        reader,
-        decoder: SseDecoder::default(),
-        parser: Some(parser),
-        pending: VecDeque::new(),
-        body_ended: false,
-        redactor,
-    };
-    Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move {
-            let item = state.next().await?;
-            Some((item, state))
-        },
-    ))
-}
-
-impl CallStream {
-    async fn next(&mut self) -> Option<Result<StreamEvent, ProviderError>> {
-        loop {
-            if self.reader.is_cancelled() && (self.parser.is_some() || !self.pending.is_empty()) {
-                return self.fail(ProviderError::Cancelled);
-            }
-            if let Some(event) = self.pending.pop_front() {
-                return Some(Ok(event));
-            }
-            let parser = self.parser.as_mut()?;
-            if let Some(event) = self.decoder.next_event() {
-                match parser.handle(&event.data, &mut self.pending) {
-                    Ok(false) => {}
-                    Ok(true) => self.finish(),
-                    Err(err) => return self.fail(err),
-                }
-                continue;
-            }
-            if self.body_ended {
-                if parser.finished() {
-                    self.finish();
-                    continue;
-                }
-                let output_started = parser.output_started();
-                return self.fail(ProviderError::StreamBroken {
-                    message: "the connection closed before the answer finished".to_owned(),
-                    output_started,
-                });
-            }
-            match self.reader.next().await {
-                Ok(Some(bytes)) => self.decoder.push(&bytes),
-                Ok(None) => {
-                    self.decoder.end_of_input();
-                    self.body_ended = true;
-                }
-                Err(ReadError::Cancelled) => return self.fail(ProviderError::Cancelled),
-                Err(ReadError::Timeout(phase)) => {
-                    return self.fail(ProviderError::Timeout { phase });
-                }
-                Err(ReadError::Transport(err)) => {
-                    if parser.finished() {
-                        // Only the usage chunk or `[DONE]` was lost; the answer itself is whole.
-                        self.decoder.end_of_input();
-                        self.body_ended = true;
-                        continue;
-                    }
-                    let output_started = parser.output_started();
-                    let message = self.redactor.scrub(&error_chain(&err));
-                    return self.fail(ProviderError::StreamBroken {
-                        message,
-                        output_started,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Queues the completion; the stream ends after it.
-    fn finish(&mut self) {
-        if let Some(parser) = self.parser.take() {
-            self.pending.push_back(parser.complete());
-        }
-    }
-
-    /// Ends the stream with `err`, dropping anything not yet delivered.
-    fn fail(&mut self, err: ProviderError) -> Option<Result<StreamEvent, ProviderError>> {
-        self.parser = None;
-        self.pending.clear();
-        Some(Err(err))
     }
 }
 
