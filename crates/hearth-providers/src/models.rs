@@ -5,13 +5,52 @@
 //! model call); what they share is here: the result's shape, the page limit for APIs that page,
 //! and the final order.
 
+use reqwest::Url;
 use serde::Serialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
+use crate::endpoint::{Api, Endpoint};
 use crate::error::ProviderError;
 
 /// Pages followed for APIs that page their list; a provider with more models than fit in
 /// this many pages of the largest size it allows is listed in part, not waited on.
 pub(crate) const MAX_PAGES: usize = 5;
+
+/// One page of a paged list.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub(crate) models: Vec<RemoteModel>,
+    /// The cursor of the next page, if there is one.
+    pub(crate) next: Option<String>,
+}
+
+/// Follows a paged list: `page_url` makes the URL for a cursor (`None` for the first page),
+/// `parse` reads one page. Stops when no next cursor comes back, when one repeats, or at
+/// [`MAX_PAGES`].
+pub(crate) async fn list_paged(
+    endpoint: &Endpoint,
+    api: &Api,
+    cancel: &CancellationToken,
+    page_url: impl Fn(Option<&str>) -> Result<Url, ProviderError>,
+    parse: fn(&Value) -> Result<Page, ProviderError>,
+) -> Result<Vec<RemoteModel>, ProviderError> {
+    let mut found = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let document = endpoint
+            .get_json(page_url(cursor.as_deref())?, cancel, api)
+            .await?;
+        let page = parse(&document)?;
+        found.extend(page.models);
+        match page.next {
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+            _ => return Ok(sorted(found)),
+        }
+    }
+    tracing::debug!(provider = %endpoint.id, pages = MAX_PAGES, "model list cut at the page limit");
+    Ok(sorted(found))
+}
 
 /// A model a provider lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

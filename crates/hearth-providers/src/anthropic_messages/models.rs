@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::{Api, Endpoint};
 use crate::error::ProviderError;
-use crate::models::{self, MAX_PAGES, RemoteModel, text};
+use crate::models::{self, Page, RemoteModel, text};
 
 /// The largest `limit` the API takes.
 const PAGE_SIZE: &str = "1000";
@@ -20,21 +20,14 @@ pub(crate) async fn list(
     cancel: CancellationToken,
 ) -> Result<Vec<RemoteModel>, ProviderError> {
     let first = endpoint.listing_url(|base| format!("{base}/models"))?;
-    let mut found = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let document = endpoint
-            .get_json(page_url(&first, after.as_deref()), &cancel, api)
-            .await?;
-        let page = parse(&document)?;
-        found.extend(page.models);
-        match page.next {
-            Some(next) if after.as_deref() != Some(next.as_str()) => after = Some(next),
-            _ => return Ok(models::sorted(found)),
-        }
-    }
-    tracing::debug!(provider = %endpoint.id, pages = MAX_PAGES, "model list cut at the page limit");
-    Ok(models::sorted(found))
+    models::list_paged(
+        endpoint,
+        api,
+        &cancel,
+        |after| Ok(page_url(&first, after)),
+        parse,
+    )
+    .await
 }
 
 fn page_url(first: &Url, after: Option<&str>) -> Url {
@@ -47,13 +40,6 @@ fn page_url(first: &Url, after: Option<&str>) -> Url {
         }
     }
     url
-}
-
-#[derive(Debug)]
-struct Page {
-    models: Vec<RemoteModel>,
-    /// The `after_id` of the next page, if there is one.
-    next: Option<String>,
 }
 
 fn parse(document: &Value) -> Result<Page, ProviderError> {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::{Api, Endpoint};
 use crate::error::ProviderError;
-use crate::models::{self, MAX_PAGES, RemoteModel, text};
+use crate::models::{self, Page, RemoteModel, text};
 
 /// The largest `pageSize` the API takes.
 const PAGE_SIZE: &str = "1000";
@@ -24,20 +24,14 @@ pub(crate) async fn list(
     api: &Api,
     cancel: CancellationToken,
 ) -> Result<Vec<RemoteModel>, ProviderError> {
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let url = page_url(&endpoint.url, token.as_deref())?;
-        let document = endpoint.get_json(url, &cancel, api).await?;
-        let page = parse(&document)?;
-        found.extend(page.models);
-        match page.next {
-            Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
-            _ => return Ok(models::sorted(found)),
-        }
-    }
-    tracing::debug!(provider = %endpoint.id, pages = MAX_PAGES, "model list cut at the page limit");
-    Ok(models::sorted(found))
+    models::list_paged(
+        endpoint,
+        api,
+        &cancel,
+        |token| page_url(&endpoint.url, token),
+        parse,
+    )
+    .await
 }
 
 /// `{base}/models?pageSize=1000[&pageToken=…]`, keeping any query of the base.
@@ -57,13 +51,6 @@ fn page_url(base: &Url, token: Option<&str>) -> Result<Url, ProviderError> {
         }
     }
     Ok(url)
-}
-
-#[derive(Debug)]
-struct Page {
-    models: Vec<RemoteModel>,
-    /// The `pageToken` of the next page, if there is one.
-    next: Option<String>,
 }
 
 fn parse(document: &Value) -> Result<Page, ProviderError> {
