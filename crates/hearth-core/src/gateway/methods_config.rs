@@ -256,20 +256,32 @@ pub(super) async fn config_set(
     commit_text(rt, p.raw, &p.base_hash).await
 }
 
-pub(super) async fn config_patch(rt: &Runtime, p: ConfigPatchParams) -> MethodResult {
-    let _applying = rt.config_lock.lock().await;
-    let disk = read_config_file(&rt.config_path).await?;
-    check_base_hash(&disk, &p.base_hash)?;
+/// The file on disk (or the default document) with a merge patch applied, as the text to
+/// write. `patch_for` sees the document before the change. Comments do not survive.
+pub(super) fn patched_text(
+    disk: &OnDisk,
+    patch_for: impl FnOnce(&Value) -> Value,
+) -> Result<String, ErrorShape> {
     let mut doc = match &disk.text {
         Some(text) => {
             hearth_config::parse_document(text).map_err(|e| invalid_config(issues_of(&e)))?
         }
         None => hearth_config::default_document(),
     };
-    hearth_config::merge_patch(&mut doc, &Value::Object(p.patch));
+    let patch = patch_for(&doc);
+    hearth_config::merge_patch(&mut doc, &patch);
     let mut text = serde_json::to_string_pretty(&doc)
         .map_err(|e| internal(format!("cannot render the patched config: {e}")))?;
     text.push('\n');
+    Ok(text)
+}
+
+pub(super) async fn config_patch(rt: &Runtime, p: ConfigPatchParams) -> MethodResult {
+    let _applying = rt.config_lock.lock().await;
+    let disk = read_config_file(&rt.config_path).await?;
+    check_base_hash(&disk, &p.base_hash)?;
+    let patch = Value::Object(p.patch);
+    let text = patched_text(&disk, |_| patch)?;
     let checked = check_text(rt, &text).await?;
     ok(write_checked(rt, text, &p.base_hash, checked).await?)
 }

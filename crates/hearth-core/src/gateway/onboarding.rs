@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::methods::{MethodResult, invalid, ok};
 use super::methods_config::{
-    blocking, check_base_hash, check_text, invalid_config, issues_of, read_config_file,
-    secret_store, write_checked,
+    blocking, check_base_hash, check_text, invalid_config, issues_of, patched_text,
+    read_config_file, secret_store, write_checked,
 };
 use super::providers_test::{default_base_url, parse_api};
 use crate::agents::{Agents, DEFAULT_AGENT_ID};
@@ -50,17 +50,7 @@ pub(super) async fn onboarding_apply(rt: &Arc<Runtime>, p: OnboardingApplyParams
     let _applying = rt.config_lock.lock().await;
     let disk = read_config_file(&rt.config_path).await?;
     check_base_hash(&disk, &p.base_hash)?;
-    let mut doc = match &disk.text {
-        Some(text) => {
-            hearth_config::parse_document(text).map_err(|e| invalid_config(issues_of(&e)))?
-        }
-        None => hearth_config::default_document(),
-    };
-    let patch = patch_for(&doc, &p, api);
-    hearth_config::merge_patch(&mut doc, &patch);
-    let mut text = serde_json::to_string_pretty(&doc)
-        .map_err(|e| invalid(format!("cannot render the config: {e}")))?;
-    text.push('\n');
+    let text = patched_text(&disk, |doc| patch_for(doc, &p, api))?;
     // Everything about the config itself is checked before the first side effect.
     let parsed = hearth_config::parse_str(&text, &hearth_config::process_env)
         .map_err(|e| invalid_config(issues_of(&e)))?;
