@@ -15,12 +15,7 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 
-lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [ ! -d node_modules ] || [ "$(cat node_modules/.hearth-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
-  echo "==> installing the Control UI's npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$lock_hash" > node_modules/.hearth-lock-hash
-fi
+bash ../installers/npm-ci.sh .
 
 inputs=()
 for p in src public index.html package-lock.json tsconfig.json tsconfig.node.json vite.config.ts svelte.config.js; do

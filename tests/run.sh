@@ -10,12 +10,7 @@ if ! command -v cargo >/dev/null 2>&1; then export PATH="$HOME/.cargo/bin:$PATH"
 # The Control UI: built first (the gateway embeds ui/dist), then its type check and unit tests.
 bash installers/build-ui.sh --test
 # playwright-core for the browser end-to-end tests (tests/integration/browser.rs drives Debian's Chromium).
-e2e_lock="$(sha256sum tests/e2e/package-lock.json | cut -d' ' -f1)"
-if [ "$(cat tests/e2e/node_modules/.hearth-lock-hash 2>/dev/null)" != "$e2e_lock" ]; then
-  echo "==> installing playwright-core for the browser tests"
-  npm --prefix tests/e2e ci --no-audit --no-fund --loglevel=error
-  echo "$e2e_lock" > tests/e2e/node_modules/.hearth-lock-hash
-fi
+bash installers/npm-ci.sh tests/e2e
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
