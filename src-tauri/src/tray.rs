@@ -3,11 +3,15 @@
 //! The icon and tooltip show the gateway's state (running, degraded, stopped); the first menu
 //! line says the same in words, because Linux trays show no tooltips. Menu ids are the
 //! constants in [`menu_id`]; every click goes through [`on_menu`].
+//!
+//! "Pause all channels" acts on the running gateway, which the notifier attaches
+//! ([`attach_gateway`]) when the host starts one; its check mark follows `channels.changed`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use hearth_core::gateway::methods::dispatch;
 use hearth_core::runtime::Runtime;
+use hearth_protocol::channels::{ChannelsPauseParams, ChannelsStatusResult};
 use hearth_protocol::methods::{Request, SessionInfo, SessionsListParams, SessionsListResult};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
@@ -26,6 +30,7 @@ pub(crate) mod menu_id {
     pub(crate) const GATEWAY: &str = "gateway";
     pub(crate) const RECENT: &str = "recent";
     pub(crate) const RECENT_EMPTY: &str = "recent.empty";
+    pub(crate) const PAUSE_CHANNELS: &str = "channels.pause";
     pub(crate) const AUTOSTART: &str = "autostart";
     pub(crate) const QUIT: &str = "quit";
     /// Followed by the session key.
@@ -46,7 +51,10 @@ struct TrayMenu {
     status: MenuItem<Wry>,
     gateway: MenuItem<Wry>,
     recent: Submenu<Wry>,
+    pause_channels: CheckMenuItem<Wry>,
     autostart: CheckMenuItem<Wry>,
+    /// The running gateway, for "Pause all channels"; weak, so a stopped one is let go.
+    runtime: Mutex<Weak<Runtime>>,
 }
 
 /// Builds the tray icon and its menu.
@@ -64,6 +72,14 @@ pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
     let empty = no_sessions_item(app)?;
     let recent =
         Submenu::with_id_and_items(app, menu_id::RECENT, "Recent sessions", true, &[&empty])?;
+    let pause_channels = CheckMenuItem::with_id(
+        app,
+        menu_id::PAUSE_CHANNELS,
+        "Pause all channels",
+        first.gateway_running,
+        false,
+        None::<&str>,
+    )?;
     let autostart = CheckMenuItem::with_id(
         app,
         menu_id::AUTOSTART,
@@ -82,6 +98,7 @@ pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
             &gateway,
             &recent,
             &PredefinedMenuItem::separator(app)?,
+            &pause_channels,
             &autostart,
             &PredefinedMenuItem::separator(app)?,
             &quit,
@@ -98,7 +115,9 @@ pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
         status,
         gateway,
         recent,
+        pause_channels,
         autostart,
+        runtime: Mutex::new(Weak::new()),
     });
     Ok(())
 }
@@ -130,6 +149,7 @@ fn on_menu(app: &AppHandle, id: &str) {
                 }
             });
         }
+        menu_id::PAUSE_CHANNELS => pause_channels(app),
         menu_id::AUTOSTART => autostart::toggle(app),
         menu_id::QUIT => app::quit(app, 0),
         other => {
@@ -138,6 +158,47 @@ fn on_menu(app: &AppHandle, id: &str) {
             }
         }
     }
+}
+
+/// "Pause all channels" was clicked: asks the gateway for the state the check mark now shows.
+fn pause_channels(app: &AppHandle) {
+    let Some(menu) = app.try_state::<TrayMenu>() else {
+        return;
+    };
+    let Some(rt) = menu
+        .runtime
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .upgrade()
+    else {
+        tracing::debug!("no gateway to pause the channels of");
+        show_channels_paused(app, false);
+        return;
+    };
+    // The item toggles its own check mark before the click arrives here.
+    let paused = menu
+        .pause_channels
+        .is_checked()
+        .unwrap_or_else(|_| !rt.channels.is_paused());
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let request = Request::ChannelsPause(ChannelsPauseParams { paused });
+        let now = match Box::pin(dispatch(&rt, request)).await {
+            Ok(value) => match serde_json::from_value::<ChannelsStatusResult>(value) {
+                Ok(status) => status.paused,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unexpected channels.pause answer");
+                    rt.channels.is_paused()
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e.message, paused, "cannot pause or resume the channels");
+                rt.channels.is_paused()
+            }
+        };
+        tracing::info!(paused = now, "channels paused from the tray");
+        show_channels_paused(&app, now);
+    });
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +226,8 @@ struct Presentation {
     status: String,
     gateway_label: &'static str,
     gateway_enabled: bool,
+    /// Whether there is a gateway whose channels can be paused.
+    gateway_running: bool,
 }
 
 fn presentation(state: &GatewayState) -> Presentation {
@@ -211,6 +274,7 @@ fn presentation(state: &GatewayState) -> Presentation {
         status,
         gateway_label,
         gateway_enabled,
+        gateway_running: matches!(state, GatewayState::Running { .. }),
     }
 }
 
@@ -227,6 +291,7 @@ pub(crate) fn show_state(app: &AppHandle, state: &GatewayState) {
                 .set_text(shorten(&shown.status, MAX_LABEL_CHARS * 2))?;
             menu.gateway.set_text(shown.gateway_label)?;
             menu.gateway.set_enabled(shown.gateway_enabled)?;
+            menu.pause_channels.set_enabled(shown.gateway_running)?;
         }
         Ok(())
     })();
@@ -244,13 +309,30 @@ pub(crate) fn show_autostart(app: &AppHandle, enabled: bool) {
     }
 }
 
+/// The host started a gateway: "Pause all channels" acts on it and shows its state.
+pub(crate) fn attach_gateway(app: &AppHandle, rt: &Arc<Runtime>) {
+    if let Some(menu) = app.try_state::<TrayMenu>() {
+        *menu.runtime.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(rt);
+    }
+    show_channels_paused(app, rt.channels.is_paused());
+}
+
+/// Shows whether all channels are paused in the check mark.
+pub(crate) fn show_channels_paused(app: &AppHandle, paused: bool) {
+    if let Some(menu) = app.try_state::<TrayMenu>()
+        && let Err(e) = menu.pause_channels.set_checked(paused)
+    {
+        tracing::warn!(error = %e, "cannot update the tray");
+    }
+}
+
 /// Refreshes "Recent sessions" from the gateway.
 pub(crate) async fn show_recent_sessions(app: &AppHandle, rt: &Arc<Runtime>) {
     let request = Request::SessionsList(SessionsListParams {
         limit: Some(RECENT_SESSIONS),
         ..SessionsListParams::default()
     });
-    let sessions = match dispatch(rt, request).await {
+    let sessions = match Box::pin(dispatch(rt, request)).await {
         Ok(value) => match serde_json::from_value::<SessionsListResult>(value) {
             Ok(list) => list.sessions,
             Err(e) => {
@@ -319,6 +401,7 @@ mod tests {
             (running.gateway_label, running.gateway_enabled),
             ("Stop gateway", true)
         );
+        assert!(running.gateway_running);
 
         let degraded = presentation(&GatewayState::Running {
             addr,
@@ -326,6 +409,10 @@ mod tests {
         });
         assert_eq!(degraded.icon, TrayIcon::Degraded);
         assert_eq!(degraded.status, "Hearth is degraded: a; b");
+        assert!(
+            degraded.gateway_running,
+            "a degraded gateway still has channels"
+        );
 
         let stopped = presentation(&GatewayState::Stopped { error: None });
         assert_eq!(stopped.icon, TrayIcon::Stopped);
@@ -341,6 +428,13 @@ mod tests {
 
         for busy in [GatewayState::Starting, GatewayState::Stopping] {
             assert!(!presentation(&busy).gateway_enabled, "{busy:?}");
+        }
+        for idle in [
+            GatewayState::Starting,
+            GatewayState::Stopping,
+            GatewayState::Stopped { error: None },
+        ] {
+            assert!(!presentation(&idle).gateway_running, "{idle:?}");
         }
     }
 

@@ -8,11 +8,15 @@ Scenarios (each exits 0 when it passed, 1 with the reason otherwise):
   window        the window shows the Control UI, checked through WebDriver (tauri-driver +
                 WebKitWebDriver), and a screenshot is saved
   tray          the tray item registers with a StatusNotifierWatcher; its exported menu has the
-                expected items; Stop/Start gateway stop and start the gateway; Launch at login
-                adds and removes the autostart entry; the recent sessions follow a new session;
-                Quit exits 0
+                expected items; Stop/Start gateway stop and start the gateway; Pause all
+                channels pauses and resumes them (`channels.status` over the WebSocket) and its
+                check mark follows pauses made elsewhere; Launch at login adds and removes the
+                autostart entry; the recent sessions follow a new session; Quit exits 0
   notification  an exec approval raises a notification with Allow once / Deny; clicking Allow
-                once lets the command run (needs --fake-openai, scripted by the Rust test)
+                once lets the command run (needs --fake-openai, scripted by the Rust test); a
+                stranger writing to a Telegram bot (a fake Bot API in this script) raises a
+                pairing notification whose Approve approves them, and a bot whose token is
+                refused raises a "channel down" notification
   secret        with no display the binary runs headless; the gateway token it generates is
                 stored in the Secret Service (gnome-keyring), readable there, accepted by the
                 gateway, and read back by the next start
@@ -22,10 +26,14 @@ starts the fake desktop services (fake_services.py) and the scenario.
 """
 
 import argparse
+import base64
+import http.server
+import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -278,6 +286,168 @@ def fail_with_log(app, message):
     raise Failure(f"{message}\n--- the app's output (last lines) ---\n{app.tail()}")
 
 
+def gateway_calls(port, calls, timeout=10.0):
+    """Connects to the gateway's WebSocket with the token, as the CLI does, makes the calls given
+    as [(method, params), ...] in order, and answers their payloads (a refusal fails)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        ws = _WebSocket(sock, port)
+        results = []
+        next_id = 0
+        while True:
+            frame = json.loads(ws.recv())
+            if frame.get("type") == "event" and frame.get("event") == "connect.challenge":
+                ws.send({"type": "req", "id": "connect", "method": "connect", "params": {
+                    "minProtocol": 1, "maxProtocol": 1,
+                    "client": {"id": "desktop-test", "version": "0.1", "platform": "linux", "mode": "cli"},
+                    "auth": {"token": TOKEN}}})
+            elif frame.get("type") == "res":
+                expect(frame.get("ok"), f"the gateway refused {frame.get('id')}: {frame.get('error')}")
+                if frame["id"] != "connect":
+                    results.append(frame.get("payload"))
+                    next_id += 1
+                if next_id == len(calls):
+                    return results
+                method, params = calls[next_id]
+                ws.send({"type": "req", "id": str(next_id), "method": method, "params": params})
+
+
+class _WebSocket:
+    """Just enough of RFC 6455 for JSON text frames on loopback (the system Python has no
+    WebSocket module)."""
+
+    def __init__(self, sock, port):
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        status = self.reader.readline()
+        expect(b" 101 " in status, f"the gateway did not upgrade to a WebSocket: {status!r}")
+        while self.reader.readline() not in (b"\r\n", b""):
+            pass
+
+    def send(self, value, opcode=0x1):
+        data = json.dumps(value).encode() if opcode == 0x1 else value
+        mask = os.urandom(4)
+        if len(data) < 126:
+            head = struct.pack("!BB", 0x80 | opcode, 0x80 | len(data))
+        elif len(data) < 65536:
+            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, len(data))
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, len(data))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def recv(self):
+        """The next text message (pings are answered, fragments joined)."""
+        message = b""
+        while True:
+            first, second = self._read(2)
+            length = second & 0x7F
+            if length == 126:
+                (length,) = struct.unpack("!H", self._read(2))
+            elif length == 127:
+                (length,) = struct.unpack("!Q", self._read(8))
+            payload = self._read(length)
+            opcode = first & 0x0F
+            if opcode == 0x8:
+                raise Failure("the gateway closed the WebSocket")
+            if opcode == 0x9:
+                self.send(payload, opcode=0xA)
+                continue
+            if opcode in (0x0, 0x1):
+                message += payload
+                if first & 0x80:
+                    return message.decode()
+
+    def _read(self, n):
+        data = self.reader.read(n)
+        expect(data is not None and len(data) == n, "the gateway closed the WebSocket")
+        return data
+
+
+def channels_paused(port):
+    return gateway_calls(port, [("channels.status", {})])[0]["paused"]
+
+
+class FakeTelegram:
+    """A Telegram Bot API for the gateway's Telegram channel: one token works, others are refused
+    (401); `getUpdates` hands over the queued messages, then answers empty after a short wait."""
+
+    TOKEN = "123456:desktop-test"
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.updates = []
+        self.sent = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else {}
+                except ValueError:
+                    body = {}
+                _, token, method = (self.path.split("/", 2) + ["", ""])[:3]
+                if token != "bot" + FakeTelegram.TOKEN:
+                    self.answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+                else:
+                    self.answer(200, {"ok": True, "result": fake.call(method, body)})
+
+            def answer(self, status, value):
+                data = json.dumps(value).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def write(self, user_id, first_name, last_name, text):
+        """A private message to the bot, as a person would send it."""
+        with self.lock:
+            self.updates.append({"update_id": len(self.updates) + 1, "message": {
+                "message_id": len(self.updates) + 1, "date": int(time.time()), "text": text,
+                "from": {"id": user_id, "is_bot": False, "first_name": first_name, "last_name": last_name},
+                "chat": {"id": user_id, "type": "private", "first_name": first_name}}})
+
+    def call(self, method, body):
+        if method == "getMe":
+            return {"id": 1, "is_bot": True, "first_name": "Hearth", "username": "hearth_test_bot"}
+        if method == "getUpdates":
+            offset = body.get("offset") or 0
+            deadline = time.monotonic() + 1
+            while time.monotonic() < deadline:
+                with self.lock:
+                    waiting = [u for u in self.updates if u["update_id"] >= offset]
+                if waiting:
+                    return waiting
+                time.sleep(0.05)
+            return []
+        if method in ("sendMessage", "editMessageText"):
+            with self.lock:
+                self.sent.append(body)
+                return {"message_id": 1000 + len(self.sent), "date": int(time.time()),
+                        "chat": {"id": body.get("chat_id"), "type": "private"}, "text": body.get("text", "")}
+        return True
+
+    def texts(self):
+        with self.lock:
+            return [str(m.get("text", "")) for m in self.sent]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 # ------------------------------------------------------------------------------------------------
 # scenarios
 
@@ -469,7 +639,8 @@ def scenario_tray(ctx):
         wait_for_entry(menu, running, "the tray to say the gateway runs", timeout=60)
         expect(answers(port), "the tray says running but the gateway does not answer")
         labels = [e["label"] for e in menu.layout() if e["type"] != "separator"]
-        expect(labels == [running, "Open Hearth", "Stop gateway", "Recent sessions", "Launch at login", "Quit"],
+        expect(labels == [running, "Open Hearth", "Stop gateway", "Recent sessions", "Pause all channels",
+                          "Launch at login", "Quit"],
                f"unexpected tray menu {labels}")
         expect(not menu.find(running)["enabled"], "the status line should not be clickable")
         recent = menu.find("Recent sessions")
@@ -478,6 +649,20 @@ def scenario_tray(ctx):
         autostart = menu.find("Launch at login")
         expect(autostart["toggle"] == 0, f"launch at login should start unchecked: {autostart}")
         icon_running = str(menu.item_property("IconName"))
+
+        # Pause all channels: the item pauses and resumes the gateway's channels, and its check
+        # mark follows a pause made elsewhere (the Control UI, `hearth channels pause`).
+        pause = menu.find("Pause all channels")
+        expect(pause["toggle"] == 0 and pause["enabled"], f"Pause all channels should start unchecked: {pause}")
+        expect(channels_paused(port) is False, "the channels are paused before anyone asked")
+        menu.click("Pause all channels")
+        wait_for("channels.status to say paused", lambda: channels_paused(port) is True, timeout=10)
+        wait_for("the check mark to show the pause", lambda: menu.find("Pause all channels")["toggle"] == 1, timeout=10)
+        menu.click("Pause all channels")
+        wait_for("channels.status to say resumed", lambda: channels_paused(port) is False, timeout=10)
+        wait_for("the check mark to go", lambda: menu.find("Pause all channels")["toggle"] == 0, timeout=10)
+        gateway_calls(port, [("channels.pause", {"paused": True})])
+        wait_for("the check mark to follow channels.changed", lambda: menu.find("Pause all channels")["toggle"] == 1, timeout=10)
 
         if ctx.fake_openai:
             # A new session appears under "Recent sessions" (refreshed on sessions.changed).
@@ -494,10 +679,15 @@ def scenario_tray(ctx):
         wait_for_entry(menu, "Hearth's gateway is stopped", "the tray to say the gateway is stopped")
         expect(str(menu.item_property("IconName")) != icon_running, "the tray icon did not change when the gateway stopped")
         expect(not app.exited(), "the app exited when the gateway stopped")
+        expect(not menu.find("Pause all channels")["enabled"], "Pause all channels is offered with no gateway")
 
         menu.click("Start gateway")
         wait_for("the gateway port to answer again", lambda: answers(port), timeout=60)
         wait_for_entry(menu, "Stop gateway", "the tray to offer Stop gateway again")
+        # A new gateway starts with its channels running, and the item shows that.
+        wait_for("Pause all channels to be offered again, unchecked", lambda: (
+            menu.find("Pause all channels")["enabled"] and menu.find("Pause all channels")["toggle"] == 0), timeout=10)
+        expect(channels_paused(port) is False, "the new gateway's channels are paused")
 
         # Degraded: an MCP server that fails (added by editing the config: hot reload).
         config_path = os.path.join(ctx.hearth_home, "hearth.json")
@@ -560,7 +750,15 @@ def scenario_notification(ctx):
     from dbus_clients import FakeServices
 
     port = free_port()
-    write_config(ctx.hearth_home, port, fake_model_config(ctx.fake_openai) + '\n  tools: { profile: "coding" },')
+    telegram = FakeTelegram()
+    # Two bots: one works (a stranger writes to it), one's token is refused.
+    channels = (
+        f'\n  channels: {{ telegram: {{ apiRoot: "{telegram.url}", accounts: {{\n'
+        f'    main: {{ botToken: "{FakeTelegram.TOKEN}" }},\n'
+        '    broken: { botToken: "999:revoked" } } } },'
+    )
+    write_config(ctx.hearth_home, port,
+                 fake_model_config(ctx.fake_openai) + '\n  tools: { profile: "coding" },' + channels)
     app = start_app(ctx)
     services = FakeServices()
     try:
@@ -603,6 +801,44 @@ def scenario_notification(ctx):
         made = os.path.join(ctx.hearth_home, "workspace", "approved.txt")
         expect(os.path.exists(made), f"the approved command did not run ({made} is missing)")
 
+        # The bot whose token is refused: one "channel down" notification, with the error.
+        def down_note():
+            return next((n for n in services.notifications() if n["summary"] == "Telegram (broken) is down"), None)
+
+        note = wait_for("a notification that the refused bot is down", down_note, timeout=30)
+        expect("Unauthorized" in note["body"], f"the error is not shown: {note['body']!r}")
+        labels = dict(zip(note["actions"][::2], note["actions"][1::2]))
+        expect(labels == {"default": "Open Hearth"}, f"unexpected actions {labels}")
+
+        # A stranger writes to the working bot: they get a code, the owner a notification.
+        telegram.write(4242, "Ann", "Lee", "hello?")
+
+        def pairing_note():
+            for n in services.notifications():
+                if "approve" in n["actions"]:
+                    return n
+            return None
+
+        note = wait_for("a notification asking to approve the stranger", pairing_note, timeout=60)
+        expect(note["summary"] == "Ann Lee wants to talk to your assistant", f"unexpected summary {note['summary']!r}")
+        labels = dict(zip(note["actions"][::2], note["actions"][1::2]))
+        expect(labels == {"default": "Open Hearth", "approve": "Approve", "deny": "Deny"}, f"unexpected actions {labels}")
+        expect(note["body"].startswith("on Telegram (main), code "), f"unexpected body {note['body']!r}")
+        code = note["body"].rsplit(" ", 1)[1]
+        wait_for("the stranger to receive the same code", lambda: any(code in t for t in telegram.texts()), timeout=30)
+        pending = gateway_calls(port, [("pairing.list", {})])[0]
+        expect([r["code"] for r in pending["requests"]] == [code], f"unexpected pairing requests {pending}")
+
+        services.click_action(note["id"], "approve")
+
+        def approved():
+            listed = gateway_calls(port, [("pairing.list", {})])[0]
+            return not listed["requests"] and [a["senderId"] for a in listed["approved"]] == ["4242"]
+
+        wait_for("Approve to approve the stranger (pairing.list)", approved, timeout=20)
+        downs = [n for n in services.notifications() if n["summary"].endswith(" is down")]
+        expect(len(downs) == 1, f"the outage notified more than once: {downs}")
+
         app.terminate()
         code = app.wait_exit("the app to exit on SIGTERM", timeout=30)
         expect(code == 0, f"the app exited with {code} on SIGTERM")
@@ -610,6 +846,7 @@ def scenario_notification(ctx):
         fail_with_log(app, str(e))
     finally:
         app.kill()
+        telegram.close()
 
 
 def scenario_secret(ctx):

@@ -8,6 +8,7 @@ mod harness;
 
 mod auth;
 mod browser;
+mod channels;
 mod chat;
 mod compaction;
 mod config_methods;

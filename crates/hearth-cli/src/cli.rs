@@ -67,6 +67,12 @@ pub(crate) enum Command {
     /// Shell commands of agents waiting for your approval.
     #[command(subcommand)]
     Approvals(ApprovalsCmd),
+    /// Messaging channels (Telegram, Discord, Slack, Matrix): status, setup, pause.
+    #[command(subcommand)]
+    Channels(ChannelsCmd),
+    /// People who asked to talk to your assistant: approve or deny their pairing codes.
+    #[command(subcommand)]
+    Pairing(PairingCmd),
     /// Check the installation and say how to fix what is wrong.
     Doctor(DoctorArgs),
     /// Print the Control UI link (with the token).
@@ -251,4 +257,64 @@ pub(crate) struct DoctorArgs {
     /// Apply the fixes that are safe to apply (move literal secrets into the secret store).
     #[arg(long)]
     pub(crate) fix: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChannelsCmd {
+    /// Channel accounts and their state.
+    List,
+    /// Every account in detail: state, identity, last error, counts and queues.
+    Status,
+    /// Add (or update) an account: the credential is read hidden from the terminal (or stdin)
+    /// and stored in the secret store; the platform is asked first whether it works.
+    Add(ChannelsAddArgs),
+    /// Remove an account (or the whole channel) and its stored credentials.
+    Remove {
+        /// `telegram`, `discord`, `slack` or `matrix`.
+        channel: String,
+        /// Only this account (default: the whole channel).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Disconnect every channel until `hearth channels resume` (messages wait on the platforms).
+    Pause,
+    /// Reconnect the channels after `pause`.
+    Resume,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ChannelsAddArgs {
+    /// `telegram`, `discord`, `slack` or `matrix`.
+    pub(crate) channel: String,
+    /// Account id (default: `default`, the channel's own settings).
+    #[arg(long)]
+    pub(crate) account: Option<String>,
+    /// Other settings as key=value (JSON values allowed), e.g. `--set apiRoot=http://127.0.0.1:8081`,
+    /// `--set 'allowFrom=["123"]'`, `--set homeserver=https://matrix.example.org`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) settings: Vec<String>,
+    /// Credentials to ask for, by config key (default per channel: Telegram `botToken`, Discord
+    /// `token`, Slack `botToken` and `appToken`, Matrix `password`).
+    #[arg(long = "credential", value_name = "KEY")]
+    pub(crate) credentials: Vec<String>,
+    /// Save without checking the credentials with the platform.
+    #[arg(long)]
+    pub(crate) no_test: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PairingCmd {
+    /// Pending pairing requests and approved senders.
+    List,
+    /// Approve the sender who got this code.
+    Approve { code: String },
+    /// Refuse the pairing request with this code.
+    Deny { code: String },
+    /// Forget an approved sender.
+    Revoke {
+        channel: String,
+        sender: String,
+        #[arg(long, default_value = "default")]
+        account: String,
+    },
 }

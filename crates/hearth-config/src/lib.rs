@@ -13,6 +13,7 @@
 //! [`literal_secrets`]) and telling which changes need a restart ([`restart_required`]).
 //! The only I/O is in [`load_file`] and the writers.
 
+mod channels;
 mod error;
 mod file;
 mod interpolate;
@@ -28,6 +29,7 @@ mod suggest;
 pub mod types;
 mod validate;
 
+pub use channels::{ChannelAccount, DEFAULT_ACCOUNT};
 pub use error::{ConfigError, Issue, Severity};
 pub use file::{Loaded, content_hash, load_file, write_atomic, write_text_atomic};
 pub use interpolate::interpolate;

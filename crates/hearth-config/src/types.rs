@@ -937,13 +937,227 @@ pub enum McpTransport {
 pub struct ChannelsConfig {
     /// What every channel does unless it sets its own.
     pub defaults: ChannelDefaults,
+    /// Telegram, through the Bot API (long polling by default; webhook optional).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<ChannelConfig>,
+    /// Discord, through the Gateway WebSocket and the REST API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord: Option<ChannelConfig>,
+    /// Slack, through Socket Mode (default) or the Events API over HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack: Option<ChannelConfig>,
+    /// Matrix, with end-to-end encryption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<ChannelConfig>,
+    /// The Control UI's and the tray app's own chat. The owner is always allowed.
+    pub webchat: WebchatConfig,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+impl ChannelsConfig {
+    /// The configured channels, by id, in a stable order.
+    pub fn configured(&self) -> Vec<(&'static str, &ChannelConfig)> {
+        [
+            ("telegram", &self.telegram),
+            ("discord", &self.discord),
+            ("slack", &self.slack),
+            ("matrix", &self.matrix),
+        ]
+        .into_iter()
+        .filter_map(|(id, c)| c.as_ref().map(|c| (id, c)))
+        .collect()
+    }
+
+    /// One channel's section.
+    pub fn get(&self, channel: &str) -> Option<&ChannelConfig> {
+        match channel {
+            "telegram" => self.telegram.as_ref(),
+            "discord" => self.discord.as_ref(),
+            "slack" => self.slack.as_ref(),
+            "matrix" => self.matrix.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelDefaults {
     /// How the assistant treats direct messages from people it does not know yet.
     pub dm_policy: DmPolicy,
+    /// Which group chats the assistant takes part in.
+    pub group_policy: GroupPolicy,
+    /// Largest attachment fetched or sent, in MB.
+    pub media_max_mb: u32,
+    /// Stream answers by editing the message in place where the platform allows it.
+    pub streaming: bool,
+}
+
+impl Default for ChannelDefaults {
+    fn default() -> Self {
+        Self {
+            dm_policy: DmPolicy::default(),
+            group_policy: GroupPolicy::default(),
+            media_max_mb: 20,
+            streaming: true,
+        }
+    }
+}
+
+/// The Control UI's own chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebchatConfig {
+    /// Offer the chat in the Control UI and the tray app.
+    pub enabled: bool,
+}
+
+impl Default for WebchatConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// One messaging platform (`channels.telegram`, …) or one account of it
+/// (`channels.telegram.accounts.<accountId>`). Settings on the channel apply to each of its
+/// accounts unless the account sets its own; a channel without `accounts` is one account,
+/// `default`. Which platform settings apply depends on the channel (each says).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// Run this channel or account (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// A display name for this account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Direct messages: `pairing` (default), `allowlist`, `open` (needs `allowFrom: ["*"]`),
+    /// `disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dm_policy: Option<DmPolicy>,
+    /// Senders allowed to message the assistant directly (platform user ids; `"*"` for anyone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_from: Option<Vec<String>>,
+    /// Group chats: `allowlist` (default: only those under `groups`), `open`, `disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_policy: Option<GroupPolicy>,
+    /// Senders whose messages are answered in groups (default: anyone in an allowed group).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_allow_from: Option<Vec<String>>,
+    /// Per group (chat, channel or room id), or `"*"` for every group: whether it is allowed
+    /// and whether the bot must be mentioned.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, GroupConfig>,
+    /// Regular expressions that count as mentioning the bot in groups, besides a real mention
+    /// (e.g. `"^hearth[,:]"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention_patterns: Option<Vec<String>>,
+    /// Longest message sent, in characters (default and maximum: the platform's limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_chunk_limit: Option<usize>,
+    /// Largest attachment fetched or sent, in MB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_max_mb: Option<u32>,
+    /// Stream answers by editing the message in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<bool>,
+    /// Telegram: the bot token from @BotFather. Slack: the bot token (`xoxb-…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot_token: Option<SecretValue>,
+    /// Discord: the bot token from the Developer Portal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<SecretValue>,
+    /// Slack: the app-level token (`xapp-…`) for Socket Mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_token: Option<SecretValue>,
+    /// Slack: the signing secret, for the Events API over HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<SecretValue>,
+    /// Base URL of the platform's API (Telegram default `https://api.telegram.org`, Discord
+    /// `https://discord.com/api/v10`, Slack `https://slack.com/api`), for a self-hosted Bot API
+    /// server or a proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_root: Option<String>,
+    /// Telegram: `polling` (default) or `webhook`. Slack: `socket` (default) or `http`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Telegram webhook mode: the public HTTPS URL that reaches
+    /// `/channels/telegram/<account>/webhook` on the gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Telegram webhook mode: the secret Telegram sends back in a header, checked on every call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<SecretValue>,
+    /// Telegram: an HTTP(S) proxy for Bot API calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Discord: gateway intents (default: guilds, guild messages, direct messages, message
+    /// content).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intents: Option<u64>,
+    /// Matrix: the homeserver URL, e.g. `https://matrix.example.org`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub homeserver: Option<String>,
+    /// Matrix: the bot's user id, e.g. `@hearth:example.org`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Matrix: the bot's password, used to log in once (the session is kept afterwards).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretValue>,
+    /// Matrix: an access token instead of a password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<SecretValue>,
+    /// Matrix: the device id to reuse with `accessToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// Matrix: which room invites to accept: `allowlist` (default: from senders the DM policy
+    /// allows), `all`, `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_join: Option<String>,
+    /// Several accounts (bots) on this platform, by account id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, ChannelConfig>,
+}
+
+/// Settings of one group chat (or `"*"`: every group).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Answer in this group (default true when listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Answer only when the bot is mentioned or replied to (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_mention: Option<bool>,
+    /// Senders answered in this group (default: the channel's `groupAllowFrom`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_from: Option<Vec<String>>,
+    /// Added to the system prompt for this group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+}
+
+/// Which group chats the assistant answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupPolicy {
+    /// Only groups listed under `groups` (default).
+    #[default]
+    Allowlist,
+    /// Any group the bot is in.
+    Open,
+    /// Group messages are ignored.
+    Disabled,
+}
+
+impl GroupPolicy {
+    /// The name used in `hearth.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupPolicy::Allowlist => "allowlist",
+            GroupPolicy::Open => "open",
+            GroupPolicy::Disabled => "disabled",
+        }
+    }
 }
 
 /// Who may talk to the assistant in direct messages.

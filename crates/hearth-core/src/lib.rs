@@ -24,6 +24,7 @@ pub mod agents;
 pub mod bus;
 pub mod catalog;
 pub mod commands;
+pub mod channels;
 pub mod desktop;
 mod error;
 pub mod foreground;

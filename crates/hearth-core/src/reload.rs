@@ -163,6 +163,7 @@ pub(crate) fn apply(rt: &Runtime, prepared: Prepared) -> Vec<String> {
     let hash = live.hash.clone();
     rt.replace_live(live);
     rt.mcp.apply(&config.mcp);
+    rt.channels.config_changed();
     {
         let mut pending = rt
             .restart_required

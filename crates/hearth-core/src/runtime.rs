@@ -112,6 +112,8 @@ pub struct Runtime {
     pub approvals: ExecApprovals,
     /// MCP servers and their tools.
     pub mcp: crate::mcp::McpManager,
+    /// Messaging channel accounts.
+    pub channels: crate::channels::Channels,
     /// How the gateway was started (overrides for reloads, the desktop hooks).
     options: OnceLock<crate::GatewayOptions>,
     /// Held while a config is checked and put in force (file reload or a write from a client),
@@ -160,6 +162,7 @@ impl Runtime {
             restart_required: Mutex::new(Vec::new()),
             approvals,
             mcp: crate::mcp::McpManager::new(),
+            channels: crate::channels::Channels::default(),
             options: OnceLock::new(),
             config_lock: tokio::sync::Mutex::new(()),
         }

@@ -103,6 +103,9 @@ impl Gateway {
         rt.set_options(opts.clone());
         // In the background: start-up never waits for MCP servers.
         rt.mcp.apply(&rt.live().config.mcp);
+        // Channels connect in the background too; messages left unanswered by the last run
+        // are answered once their accounts are back.
+        crate::channels::start(&rt);
         let watcher = match config.gateway.reload.mode {
             hearth_config::ReloadMode::Hot => Some(reload::watch(&rt)?),
             hearth_config::ReloadMode::Off => None,

@@ -303,6 +303,12 @@ events! {
     ExecApprovalRequested = "exec.approval.requested" (ExecApproval);
     /// An exec approval was decided, timed out or dropped with its run.
     ExecApprovalResolved = "exec.approval.resolved" (ExecApprovalResolved);
+    /// A channel account's state or counts changed; carries every account.
+    ChannelsChanged = "channels.changed" (crate::channels::ChannelsStatusResult);
+    /// An unknown sender asked to pair; approve with `pairing.approve`.
+    PairingRequested = "pairing.requested" (crate::channels::PairingRequest);
+    /// A pairing request was approved, denied or expired.
+    PairingResolved = "pairing.resolved" (crate::channels::PairingResolved);
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::transcript::{Message, Usage};
+pub use crate::channels::*;
 
 /// Compile-time description of one method, for typed clients.
 pub trait MethodSpec {
@@ -1232,6 +1233,24 @@ methods! {
     DesktopGet = "desktop.get" (Empty) -> DesktopGetResult;
     /// Turns starting at login on or off. `UNAVAILABLE` outside the desktop app.
     DesktopAutostartSet = "desktop.autostart.set" (DesktopAutostartSetParams) -> DesktopAutostartSetResult;
+    /// Every channel account: connection state, identity, last error, message counts and queues.
+    ChannelsStatus = "channels.status" (Empty) -> ChannelsStatusResult;
+    /// Adds or updates a channel account: credentials into the secret store, settings into the config (optionally tested with the platform first).
+    ChannelsAdd = "channels.add" (ChannelsAddParams) -> ChannelsAddResult;
+    /// Checks a channel account's credentials with the platform; a failure is `ok: false`, not a protocol error.
+    ChannelsTest = "channels.test" (ChannelsTestParams) -> ChannelsTestResult;
+    /// Removes a channel account (or the whole channel) from the config, and its secrets.
+    ChannelsRemove = "channels.remove" (ChannelsRemoveParams) -> ConfigWrite;
+    /// Pauses or resumes every channel.
+    ChannelsPause = "channels.pause" (ChannelsPauseParams) -> ChannelsStatusResult;
+    /// Pairing requests waiting for approval, and approved senders.
+    PairingList = "pairing.list" (Empty) -> PairingListResult;
+    /// Approves the sender who received this code; they are remembered and told.
+    PairingApprove = "pairing.approve" (PairingCodeParams) -> PairingDecision;
+    /// Refuses the pairing request with this code.
+    PairingDeny = "pairing.deny" (PairingCodeParams) -> PairingDecision;
+    /// Forgets an approved sender; their next message asks for pairing again.
+    PairingRevoke = "pairing.revoke" (PairingRevokeParams) -> PairingRevokeResult;
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //!
 //! Queries are plain runtime queries (no `query!` macros), so building needs no database.
 
+mod channels;
 mod compactions;
 mod error;
 mod model;
@@ -22,6 +23,7 @@ mod turns;
 mod usage;
 mod writer;
 
+pub use channels::{ApprovedRow, InboundRow, NewOutbound, OutboundRow, PairingRow, QueueCounts};
 pub use compactions::{CompactionRecord, NewCompaction, SessionContext, TranscriptEntry};
 pub use error::StoreError;
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};

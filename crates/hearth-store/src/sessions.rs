@@ -1,5 +1,6 @@
 //! Sessions: finding the active one for a key, creating it on first use, listing, reset, delete.
 
+use sqlx::AssertSqlSafe;
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::model::{SESSION_COLUMNS, SessionRow, now_ms};
@@ -11,7 +12,7 @@ impl Store {
     /// The active session named by `key`, if there is one.
     pub async fn session_for_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions {SELECT_ACTIVE_BY_KEY}");
-        let row = sqlx::query_as::<_, SessionRow>(&sql)
+        let row = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
@@ -21,7 +22,7 @@ impl Store {
     /// A session by id, active or archived.
     pub async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?");
-        let row = sqlx::query_as::<_, SessionRow>(&sql)
+        let row = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -73,7 +74,7 @@ impl Store {
         &self,
         filter: &SessionFilter,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut qb: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE 1 = 1"
         ));
         if !filter.include_archived {
@@ -136,9 +137,9 @@ impl Store {
     /// starts a new session. The archived session stays readable by id.
     pub async fn reset_session(&self, key: &str) -> Result<Option<String>, StoreError> {
         let _writer = self.write_lock.lock().await;
-        let id = sqlx::query_scalar(&format!(
+        let id = sqlx::query_scalar(AssertSqlSafe(format!(
             "UPDATE sessions SET archived = 1 {SELECT_ACTIVE_BY_KEY} RETURNING id"
-        ))
+        )))
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;

@@ -1,5 +1,6 @@
 //! Transcripts and runs: the per-turn read and the per-turn write transaction.
 
+use sqlx::AssertSqlSafe;
 use hearth_protocol::transcript::Message;
 
 use crate::model::{RUN_COLUMNS, RunRow, title_from};
@@ -80,7 +81,7 @@ impl Store {
 
     pub async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?");
-        let row = sqlx::query_as::<_, RunRow>(&sql)
+        let row = sqlx::query_as::<_, RunRow>(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -92,7 +93,7 @@ impl Store {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE session_id = ? ORDER BY started_at, rowid"
         );
-        let rows = sqlx::query_as::<_, RunRow>(&sql)
+        let rows = sqlx::query_as::<_, RunRow>(AssertSqlSafe(sql))
             .bind(session_id)
             .fetch_all(&self.pool)
             .await?;
@@ -123,7 +124,7 @@ mod tests {
         ];
         for sql in queries {
             let plan: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
                     .fetch_all(&store.pool)
                     .await
                     .unwrap();

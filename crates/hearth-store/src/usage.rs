@@ -2,6 +2,7 @@
 //! usage summaries add up. Both ride the `started_at` index; the summing (by local day, agent,
 //! channel, model) is the caller's, which knows the user's time zone.
 
+use sqlx::AssertSqlSafe;
 use hearth_protocol::transcript::Usage;
 
 use crate::model::{RUN_COLUMNS, RunRow, from_db_int};
@@ -41,7 +42,7 @@ impl Store {
     /// The `limit` most recently started runs, newest first.
     pub async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs {RECENT_RUNS}");
-        let rows = sqlx::query_as::<_, RunRow>(&sql)
+        let rows = sqlx::query_as::<_, RunRow>(AssertSqlSafe(sql))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
@@ -90,7 +91,7 @@ mod tests {
             USAGE_BETWEEN.to_owned(),
         ] {
             let plan: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
                     .fetch_all(&store.pool)
                     .await
                     .unwrap();

@@ -7,6 +7,7 @@
 //! returns only after its turn is committed. If the batch fails, each job is retried in a
 //! transaction of its own, so one bad job (say, a session deleted meanwhile) fails alone.
 
+use sqlx::AssertSqlSafe;
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -121,7 +122,7 @@ async fn write_turn(
         // One statement for all of the turn's messages, numbered after the session's last one:
         // every statement is a round trip to the connection's thread.
         let sql = insert_messages_sql(messages.len());
-        let mut query = sqlx::query(&sql).bind(session_id);
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(session_id);
         for (role, json, at) in messages {
             query = query
                 .bind(session_id)

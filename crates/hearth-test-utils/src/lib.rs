@@ -11,6 +11,9 @@
 //!   `/v1beta/models`).
 //! - [`ollama`]: [`FakeOllama`], Ollama's native API (`/api/chat`, `/api/tags`).
 //! - [`mcp_server`]: [`FakeMcpServer`], a real MCP server (Python, official SDK) over stdio or HTTP.
+//! - [`telegram`]: [`FakeTelegram`], the Telegram Bot API (`/bot<token>/<method>`, file downloads).
+//! - [`discord`]: [`FakeDiscord`], Discord's Gateway WebSocket and REST API.
+//! - [`slack`]: [`FakeSlack`], Slack's Web API and Socket Mode WebSocket.
 //!
 //! Fakes are scripted with a queue of replies (model-list routes with a queue of their own, and
 //! the models they list set with `set_models`), record every request they receive, and shut down
@@ -18,17 +21,25 @@
 //! so per-request work stays small.
 
 pub mod anthropic;
+pub mod chat;
+pub mod discord;
 pub mod gemini;
 pub mod mcp_server;
 pub mod ollama;
 pub mod openai;
 pub mod openai_responses;
 pub mod script;
+pub mod slack;
+pub mod telegram;
 
 pub use anthropic::FakeAnthropic;
+pub use chat::{Outbox, SentKind, SentMessage};
+pub use discord::FakeDiscord;
 pub use gemini::FakeGemini;
 pub use mcp_server::FakeMcpServer;
 pub use ollama::FakeOllama;
 pub use openai::FakeOpenAi;
 pub use openai_responses::FakeOpenAiResponses;
 pub use script::{Failure, FakeToolCall, RecordedRequest, Reply, Script};
+pub use slack::FakeSlack;
+pub use telegram::FakeTelegram;

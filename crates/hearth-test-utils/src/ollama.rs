@@ -328,6 +328,7 @@ impl Rendered {
             mut text,
             tool_calls,
             chunk_chars,
+            ..
         } = answer;
         let mut calls = Vec::new();
         for (index, call) in tool_calls.into_iter().enumerate() {

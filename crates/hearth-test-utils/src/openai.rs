@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 
 use crate::script::{
     ARGUMENT_FRAGMENT_CHARS, Answer, DEFAULT_CHUNK_CHARS, Failure, MAX_BODY_BYTES, Play, Script,
-    bearer, cut_stream, error_response, frames_body, json_response, output_tokens, pieces,
+    bearer, cut_stream, error_response, json_response, output_tokens, paced_body, pieces,
     prompt_tokens, sse_data, sse_response, stalled, text_of, unix_now,
 };
 pub use crate::script::{FakeToolCall, RecordedRequest, Reply};
@@ -340,7 +340,10 @@ async fn answer(
     };
     let usage = usage(&answer, facts, script.cached_tokens());
     if facts.stream {
-        sse_response(frames_body(stream_frames(envelope, &answer, usage)))
+        sse_response(paced_body(
+            stream_frames(envelope, &answer, usage),
+            answer.pace,
+        ))
     } else {
         json_response(StatusCode::OK, &completion_object(envelope, &answer, usage))
     }

@@ -117,6 +117,13 @@ pub enum Reply {
     Delayed(Duration, Box<Reply>),
     /// Sends the response headers, then nothing until the server shuts down.
     Stall,
+    /// Assistant text in deltas of `chunk_size` characters, one every `every` (the fakes that
+    /// stream frame by frame honour the pace; others send it at once).
+    Paced {
+        text: String,
+        chunk_size: usize,
+        every: Duration,
+    },
 }
 
 impl Reply {
@@ -155,6 +162,15 @@ impl Reply {
 
     pub fn cut_after(text: impl Into<String>) -> Self {
         Reply::CutAfter { text: text.into() }
+    }
+
+    /// Text streamed slowly: `chunk_size` characters every `every`.
+    pub fn paced(text: impl Into<String>, chunk_size: usize, every: Duration) -> Self {
+        Reply::Paced {
+            text: text.into(),
+            chunk_size,
+            every,
+        }
     }
 
     pub fn delayed(delay: Duration, reply: Reply) -> Self {
@@ -215,6 +231,8 @@ pub struct Answer {
     pub tool_calls: Vec<FakeToolCall>,
     /// Characters per streamed text or thinking delta (0: one delta).
     pub chunk_chars: usize,
+    /// Wait between streamed frames (zero: all at once), for tests of streaming clients.
+    pub pace: Duration,
 }
 
 impl Answer {
@@ -549,6 +567,16 @@ impl Script {
                     chunk_chars: chunk_size,
                     ..Answer::default()
                 }),
+                Reply::Paced {
+                    text,
+                    chunk_size,
+                    every,
+                } => Play::Answer(Answer {
+                    text,
+                    chunk_chars: chunk_size,
+                    pace: every,
+                    ..Answer::default()
+                }),
                 Reply::Thinking { thinking, text } => Play::Answer(Answer {
                     thinking,
                     text,
@@ -691,6 +719,17 @@ pub fn cut_stream(frames: Vec<Bytes>) -> Body {
 /// A body that sends `frames` and ends.
 pub fn frames_body(frames: Vec<Bytes>) -> Body {
     Body::from_stream(stream::iter(frames.into_iter().map(Ok::<_, Infallible>)))
+}
+
+/// A body that sends `frames` one every `pace`, and ends.
+pub fn paced_body(frames: Vec<Bytes>, pace: Duration) -> Body {
+    if pace.is_zero() {
+        return frames_body(frames);
+    }
+    Body::from_stream(stream::iter(frames).then(move |frame| async move {
+        tokio::time::sleep(pace).await;
+        Ok::<_, Infallible>(frame)
+    }))
 }
 
 /// Headers now, body never: the response stays open until the server shuts down.
@@ -859,6 +898,7 @@ mod tests {
             text: "x".repeat(100),
             tool_calls: vec![FakeToolCall::new("c", "n", "{}")],
             chunk_chars: 0,
+            pace: Duration::ZERO,
         };
         assert!(!answer.clone().cut_to_tokens(27));
         assert!(answer.cut_to_tokens(5));

@@ -1,5 +1,6 @@
 // Types of the gateway's WebSocket protocol as the Control UI uses it: docs/protocol.schema.json
-// plus the issue-4 contract (config writes, secrets, providers.test, usage, runs, logs, desktop).
+// plus the issue-4 contract (config writes, secrets, providers.test, usage, runs, logs, desktop)
+// and the channels contract (crates/hearth-protocol/src/channels.rs: channels.*, pairing.*).
 
 export type ErrorCode =
   | "INVALID_REQUEST"
@@ -268,6 +269,113 @@ export interface OnboardingApplyParams {
   baseHash: string;
 }
 
+/** Where a channel account's connection stands. */
+export type ChannelState = "connecting" | "connected" | "retrying" | "failed" | "disabled" | "paused" | "unavailable";
+
+export interface ChannelCapabilities {
+  edits: boolean;
+  reactions: boolean;
+  typing: boolean;
+  threads: boolean;
+  media: boolean;
+  maxTextLen: number;
+  format: string;
+}
+
+/** Message counts of one account since the gateway started, plus its queues now. */
+export interface ChannelCounts {
+  received: number;
+  allowed: number;
+  denied: number;
+  ignored: number;
+  pairing: number;
+  sent: number;
+  sendFailures: number;
+  inboundPending: number;
+  outboundPending: number;
+  outboundFailed: number;
+}
+
+export interface ChannelAccountStatus {
+  /** `telegram`, `discord`, `slack`, `matrix`, `webchat`. */
+  channel: string;
+  account: string;
+  name?: string | null;
+  state: ChannelState;
+  sinceMs: number;
+  /** The bot as the platform knows it (`@hearth_bot`), once connected. */
+  identity?: string | null;
+  lastError?: string | null;
+  reconnects: number;
+  failures: number;
+  dmPolicy: string;
+  groupPolicy: string;
+  capabilities?: ChannelCapabilities | null;
+  counts: ChannelCounts;
+  lastInboundMs?: number | null;
+  lastOutboundMs?: number | null;
+}
+
+export interface ChannelsStatusResult {
+  channels: ChannelAccountStatus[];
+  paused: boolean;
+}
+
+/** Credentials go to the secret store; settings into `channels.<channel>[.accounts.<account>]`. */
+export interface ChannelsAddParams {
+  channel: string;
+  account?: string;
+  credentials: Record<string, string>;
+  settings: Record<string, unknown>;
+  baseHash?: string;
+  test: boolean;
+}
+export interface ChannelsAddResult {
+  channel: string;
+  account: string;
+  identity?: string | null;
+  secrets: string[];
+  config: ConfigWrite;
+}
+export interface ChannelsTestParams {
+  channel: string;
+  account?: string;
+  credentials: Record<string, string>;
+  settings: Record<string, unknown>;
+}
+export interface ChannelsTestResult {
+  ok: boolean;
+  identity?: string | null;
+  error?: string | null;
+  latencyMs: number;
+}
+
+/** A sender waiting for the owner's approval. */
+export interface PairingRequest {
+  channel: string;
+  account: string;
+  senderId: string;
+  senderName?: string | null;
+  code: string;
+  createdAtMs: number;
+  expiresAtMs: number;
+}
+export interface ApprovedSender {
+  channel: string;
+  account: string;
+  senderId: string;
+  senderName?: string | null;
+  approvedAtMs: number;
+}
+export interface PairingDecision {
+  channel: string;
+  account: string;
+  senderId: string;
+  senderName?: string | null;
+  /** `approved`, `denied` or `expired`. */
+  decision: string;
+}
+
 type Empty = Record<string, never>;
 
 /** Every method the UI calls: its params and its result. */
@@ -356,6 +464,15 @@ export interface Methods {
     result: { id: string; decision: ExecDecision };
   };
   "mcp.status": { params: Empty; result: { servers: McpServerStatus[] } };
+  "channels.status": { params: Empty; result: ChannelsStatusResult };
+  "channels.add": { params: ChannelsAddParams; result: ChannelsAddResult };
+  "channels.test": { params: ChannelsTestParams; result: ChannelsTestResult };
+  "channels.remove": { params: { channel: string; account?: string; baseHash?: string }; result: ConfigWrite };
+  "channels.pause": { params: { paused: boolean }; result: ChannelsStatusResult };
+  "pairing.list": { params: Empty; result: { requests: PairingRequest[]; approved: ApprovedSender[] } };
+  "pairing.approve": { params: { code: string }; result: PairingDecision };
+  "pairing.deny": { params: { code: string }; result: PairingDecision };
+  "pairing.revoke": { params: { channel: string; account: string; senderId: string }; result: { revoked: boolean } };
 }
 export type MethodName = keyof Methods;
 
@@ -400,5 +517,8 @@ export interface Events {
   shutdown: { reason: string };
   "exec.approval.requested": ExecApproval;
   "exec.approval.resolved": { id: string; decision: ExecDecision; reason?: string | null };
+  "channels.changed": ChannelsStatusResult;
+  "pairing.requested": PairingRequest;
+  "pairing.resolved": PairingDecision;
 }
 export type EventName = keyof Events;

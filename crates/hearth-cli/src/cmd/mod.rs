@@ -7,6 +7,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, Command};
 
 mod approvals;
+mod channels;
 mod chat;
 mod config;
 mod doctor;
@@ -30,6 +31,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Skills(cmd) => skills::run(&g, cmd),
         Command::Mcp(cmd) => mcp::run(&g, cmd).await,
         Command::Approvals(cmd) => approvals::run(&g, cmd).await,
+        Command::Channels(cmd) => channels::run(&g, cmd).await,
+        Command::Pairing(cmd) => channels::pairing(&g, cmd).await,
         Command::Doctor(args) => doctor::run(&g, args).await,
         Command::Dashboard => status::dashboard(&g).await,
         Command::Completions { shell } => {

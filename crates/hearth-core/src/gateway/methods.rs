@@ -25,7 +25,10 @@ use crate::runtime::Runtime;
 use crate::sessions::{agent_of_key, resolve_key};
 use crate::util::{new_id, truncate_chars};
 
-use super::{logs, methods_config, methods_desktop, methods_usage, onboarding, providers_test};
+use super::{
+    logs, methods_channels, methods_config, methods_desktop, methods_usage, onboarding,
+    providers_test,
+};
 
 pub(super) type MethodResult = Result<Value, ErrorShape>;
 
@@ -139,6 +142,15 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
         Request::RunsRecent(p) => methods_usage::runs_recent(rt, p).await,
         Request::LogsTail(p) => logs::logs_tail(rt, p).await,
         Request::DesktopGet(_) => methods_desktop::desktop_get(rt).await,
+        Request::ChannelsStatus(_) => methods_channels::channels_status(rt).await,
+        Request::ChannelsAdd(p) => methods_channels::channels_add(rt, p).await,
+        Request::ChannelsTest(p) => methods_channels::channels_test(rt, p).await,
+        Request::ChannelsRemove(p) => methods_channels::channels_remove(rt, p).await,
+        Request::ChannelsPause(p) => methods_channels::channels_pause(rt, p),
+        Request::PairingList(_) => methods_channels::pairing_list(rt).await,
+        Request::PairingApprove(p) => methods_channels::pairing_decide(rt, p, true).await,
+        Request::PairingDeny(p) => methods_channels::pairing_decide(rt, p, false).await,
+        Request::PairingRevoke(p) => methods_channels::pairing_revoke(rt, p).await,
         Request::DesktopAutostartSet(p) => methods_desktop::desktop_autostart_set(rt, p).await,
     }
 }

@@ -11,6 +11,7 @@ mod error;
 mod http_routes;
 mod logs;
 pub mod methods;
+mod methods_channels;
 mod methods_config;
 mod methods_desktop;
 mod methods_usage;
@@ -36,6 +37,47 @@ use crate::runtime::Runtime;
 /// Largest request body of the OpenAI-compatible endpoint (images ride in it).
 const MAX_COMPLETIONS_BODY: usize = 16 * 1024 * 1024;
 
+/// Largest webhook body a platform may send.
+const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
+
+fn is_channel_webhook(method: &http::Method, path: &str) -> bool {
+    method == http::Method::POST
+        && path.starts_with("/channels/")
+        && path.ends_with("/webhook")
+        && path.split('/').count() == 5
+}
+
+/// `POST /channels/<channel>/<account>/webhook`: a platform delivering events (Telegram in
+/// webhook mode, Slack's Events API), handed to that account's adapter.
+async fn channel_webhook(
+    State(rt): State<Arc<Runtime>>,
+    axum::extract::Path((channel, account)): axum::extract::Path<(String, String)>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    let Some(handle) = rt.channels.handle(&channel, &account) else {
+        return (http::StatusCode::NOT_FOUND, "no such channel account").into_response();
+    };
+    let Some(adapter) = handle.adapter.get().cloned() else {
+        return (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "the channel account is starting",
+        )
+            .into_response();
+    };
+    let sink = Arc::new(crate::channels::inbound::Sink::new(rt.clone(), handle));
+    let reply = adapter
+        .webhook(hearth_channels::WebhookRequest { headers, body }, sink)
+        .await;
+    let status = http::StatusCode::from_u16(reply.status).unwrap_or(http::StatusCode::OK);
+    (
+        status,
+        [(http::header::CONTENT_TYPE, reply.content_type)],
+        reply.body,
+    )
+        .into_response()
+}
+
 /// The router.
 pub fn app(rt: Arc<Runtime>) -> Router {
     Router::new()
@@ -45,6 +87,10 @@ pub fn app(rt: Arc<Runtime>) -> Router {
         .route(
             "/v1/chat/completions",
             post(openai::chat_completions).layer(DefaultBodyLimit::max(MAX_COMPLETIONS_BODY)),
+        )
+        .route(
+            "/channels/{channel}/{account}/webhook",
+            post(channel_webhook).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)),
         )
         .route("/", get(root))
         .route("/index.html", get(ui::page))
@@ -94,7 +140,9 @@ pub(crate) fn client_ip(request: &Request) -> IpAddr {
 
 async fn guard(State(rt): State<Arc<Runtime>>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if path == "/health" {
+    // Platform webhooks carry no gateway token: each adapter checks the platform's own proof
+    // (Telegram's secret header, Slack's signature) before anything is accepted.
+    if path == "/health" || is_channel_webhook(request.method(), path) {
         return next.run(request).await;
     }
     let live = rt.live();

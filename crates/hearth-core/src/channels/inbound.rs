@@ -1,0 +1,598 @@
+//! An inbound message's way through the gateway: access control (before anything is stored or
+//! any model is called), pairing for strangers, durable storage (then the adapter may
+//! acknowledge), and the turn: typing while it runs, the answer streamed by editing a message in
+//! place where the platform allows, and the final answer queued for delivery in the same
+//! transaction that marks the message answered.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hearth_channels::access::{self, Decision};
+use hearth_channels::{
+    AttachmentKind, ChannelAdapter, Content, Inbound, InboundSink, Outbound, PeerKind, SinkError,
+    Target,
+};
+use hearth_protocol::events::Event;
+use hearth_protocol::methods::PairingRequest;
+use hearth_protocol::transcript::{ContentBlock, Message, Role};
+use hearth_store::{InboundRow, NewOutbound, PairingRow};
+use rand::Rng as _;
+use tokio::sync::mpsc;
+
+use super::account::AccountHandle;
+use crate::agent::tools::ToolBox;
+use crate::agent::{TurnError, TurnEvent, TurnRequest, TurnSession, run_turn};
+use crate::runtime::Runtime;
+use crate::util::{new_id, now_ms};
+
+/// How long a pairing code stays valid.
+pub(crate) const PAIRING_TTL: Duration = Duration::from_secs(3600);
+/// Pairing requests one account keeps at a time; more strangers are ignored until one is decided
+/// or expires.
+pub(crate) const MAX_PENDING_PAIRINGS: usize = 3;
+/// Code alphabet: no 0/O, 1/I/L, so a code read aloud or retyped survives.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+const CODE_LEN: usize = 8;
+/// The first streamed text goes out once this much arrived (or `FIRST_PREVIEW_AFTER` passed).
+const FIRST_PREVIEW_CHARS: usize = 40;
+const FIRST_PREVIEW_AFTER: Duration = Duration::from_millis(800);
+
+/// What an account's adapter hands messages to.
+pub(crate) struct Sink {
+    rt: Arc<Runtime>,
+    handle: Arc<AccountHandle>,
+}
+
+impl Sink {
+    pub(crate) fn new(rt: Arc<Runtime>, handle: Arc<AccountHandle>) -> Self {
+        Self { rt, handle }
+    }
+}
+
+#[async_trait]
+impl InboundSink for Sink {
+    async fn accept(&self, inbound: Inbound) -> Result<(), SinkError> {
+        accept(&self.rt, &self.handle, inbound).await
+    }
+}
+
+fn mentioned(handle: &AccountHandle, inbound: &Inbound) -> bool {
+    inbound.mentions_bot
+        || handle.config.mention_patterns.iter().any(|p| {
+            regex::RegexBuilder::new(p)
+                .case_insensitive(true)
+                .build()
+                .is_ok_and(|re| re.is_match(&inbound.text))
+        })
+}
+
+pub(crate) async fn accept(
+    rt: &Arc<Runtime>,
+    handle: &Arc<AccountHandle>,
+    inbound: Inbound,
+) -> Result<(), SinkError> {
+    if rt.shutdown.is_cancelled() {
+        return Err(SinkError("the gateway is shutting down".into()));
+    }
+    let counters = &handle.counters;
+    counters.received.fetch_add(1, Ordering::Relaxed);
+    handle.note_inbound();
+    let approved = if inbound.peer_kind == PeerKind::Direct {
+        rt.store
+            .is_approved(&inbound.channel, &inbound.account, &inbound.sender_id)
+            .await
+            .map_err(|e| SinkError(e.to_string()))?
+    } else {
+        false
+    };
+    let decision = access::decide(
+        &handle.config,
+        &inbound,
+        approved,
+        mentioned(handle, &inbound),
+    );
+    match decision {
+        Decision::Deny(reason) => {
+            counters.denied.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(channel = %inbound.channel, account = %inbound.account,
+                sender = %inbound.sender_id, reason = reason.as_str(), "message not allowed");
+            super::publish_status(rt);
+            Ok(())
+        }
+        Decision::Ignore(reason) => {
+            counters.ignored.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(channel = %inbound.channel, chat = %inbound.chat_id, reason = reason.as_str(), "group message ignored");
+            Ok(())
+        }
+        Decision::Pair => pair(rt, handle, &inbound).await,
+        Decision::Allow => {
+            let envelope = serde_json::to_string(&inbound).map_err(|e| SinkError(e.to_string()))?;
+            let row = InboundRow {
+                id: new_id(),
+                channel: inbound.channel.clone(),
+                account: inbound.account.clone(),
+                chat_id: inbound.chat_id.clone(),
+                message_id: inbound.message_id.clone(),
+                sender_id: inbound.sender_id.clone(),
+                envelope,
+                received_at: now_ms(),
+            };
+            let fresh = rt
+                .store
+                .insert_inbound(&row)
+                .await
+                .map_err(|e| SinkError(e.to_string()))?;
+            if fresh {
+                counters.allowed.fetch_add(1, Ordering::Relaxed);
+                spawn_process(rt, handle.clone(), row.id, inbound);
+                super::publish_status(rt);
+            } else {
+                tracing::debug!(message = %inbound.message_id, "message delivered again; already stored");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn pairing_code() -> String {
+    let mut rng = rand::thread_rng();
+    (0..CODE_LEN)
+        .map(|_| char::from(CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())]))
+        .collect()
+}
+
+/// A stranger's direct message under `dmPolicy: pairing`: they get a code and nothing else.
+async fn pair(
+    rt: &Arc<Runtime>,
+    handle: &Arc<AccountHandle>,
+    inbound: &Inbound,
+) -> Result<(), SinkError> {
+    let now = now_ms();
+    let pending = rt
+        .store
+        .pairings(now)
+        .await
+        .map_err(|e| SinkError(e.to_string()))?;
+    let mine = |p: &&PairingRow| p.channel == inbound.channel && p.account == inbound.account;
+    if pending
+        .iter()
+        .filter(mine)
+        .any(|p| p.sender_id == inbound.sender_id)
+    {
+        // Already has a code; one reminder per request is enough.
+        return Ok(());
+    }
+    if pending.iter().filter(mine).count() >= MAX_PENDING_PAIRINGS {
+        tracing::warn!(channel = %inbound.channel, account = %inbound.account, sender = %inbound.sender_id,
+            "pairing request ignored: {MAX_PENDING_PAIRINGS} already wait for approval");
+        handle.counters.denied.fetch_add(1, Ordering::Relaxed);
+        return Ok(());
+    }
+    let code = pairing_code();
+    let row = PairingRow {
+        channel: inbound.channel.clone(),
+        account: inbound.account.clone(),
+        sender_id: inbound.sender_id.clone(),
+        sender_name: inbound.sender_name.clone(),
+        chat_id: inbound.chat_id.clone(),
+        code: code.clone(),
+        created_at: now,
+        expires_at: now + i64::try_from(PAIRING_TTL.as_millis()).unwrap_or(i64::MAX / 2),
+    };
+    rt.store
+        .put_pairing(&row)
+        .await
+        .map_err(|e| SinkError(e.to_string()))?;
+    handle.counters.pairing.fetch_add(1, Ordering::Relaxed);
+    let text = format!(
+        "Hi! I don't know you yet. Your pairing code is **{code}**. Ask my owner to approve it \
+         (`hearth pairing approve {code}`); it expires in an hour."
+    );
+    queue_text(rt, handle, &inbound.reply_target(), &text, None).await;
+    tracing::info!(channel = %inbound.channel, account = %inbound.account, sender = %inbound.sender_id,
+        "pairing requested; approve with `hearth pairing approve <code>`");
+    let request = PairingRequest {
+        channel: row.channel.clone(),
+        account: row.account.clone(),
+        sender_id: row.sender_id.clone(),
+        sender_name: row.sender_name.clone(),
+        code: code.clone(),
+        created_at_ms: row.created_at,
+        expires_at_ms: row.expires_at,
+    };
+    rt.bus.publish(Event::PairingRequested(request));
+    super::publish_status(rt);
+    Ok(())
+}
+
+/// Queues `markdown` (rendered and split for the platform) to `target`, not tied to an inbound
+/// message.
+pub(crate) async fn queue_text(
+    rt: &Runtime,
+    handle: &AccountHandle,
+    target: &Target,
+    markdown: &str,
+    inbound_id: Option<&str>,
+) {
+    let Some(adapter) = handle.adapter.get() else {
+        return;
+    };
+    let items = outbound_items(handle, adapter.as_ref(), target, markdown, None, inbound_id);
+    match rt.store.enqueue_outbound(&items).await {
+        Ok(_) => handle.wake.notify_waiters(),
+        Err(e) => tracing::error!(error = %e, "queueing a message failed"),
+    }
+}
+
+fn chat_key(target: &Target) -> String {
+    match &target.thread_id {
+        Some(thread) => format!("{}#{thread}", target.chat_id),
+        None => target.chat_id.clone(),
+    }
+}
+
+/// The queue rows for one answer: its chunks in order; the first may replace a streamed preview.
+fn outbound_items(
+    handle: &AccountHandle,
+    adapter: &dyn ChannelAdapter,
+    target: &Target,
+    markdown: &str,
+    preview: Option<String>,
+    inbound_id: Option<&str>,
+) -> Vec<NewOutbound> {
+    let chunks = adapter.render(markdown, handle.text_limit(adapter));
+    let mut preview = preview;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut target = target.clone();
+            if i > 0 {
+                target.reply_to = None;
+            }
+            let out = Outbound {
+                target: target.clone(),
+                content: Content::Text {
+                    text,
+                    edit_of: preview.take(),
+                },
+            };
+            NewOutbound {
+                channel: handle.channel().to_owned(),
+                account: handle.account().to_owned(),
+                chat_key: chat_key(&target),
+                inbound_id: inbound_id.map(str::to_owned),
+                payload: serde_json::to_string(&out).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The session a message belongs to: one per person for direct messages (never shared between
+/// two senders), one per group, channel or thread.
+pub(crate) fn session_key(agent_id: &str, inbound: &Inbound) -> String {
+    let base = match inbound.peer_kind {
+        PeerKind::Direct => format!(
+            "agent:{agent_id}:{}:direct:{}",
+            inbound.channel, inbound.sender_id
+        ),
+        kind => format!(
+            "agent:{agent_id}:{}:{}:{}",
+            inbound.channel,
+            if kind == PeerKind::Thread {
+                "group"
+            } else {
+                kind.as_str()
+            },
+            inbound.parent_id.as_deref().unwrap_or(&inbound.chat_id)
+        ),
+    };
+    match (&inbound.thread_id, inbound.peer_kind) {
+        (Some(thread), PeerKind::Thread) => format!("{base}:thread:{thread}"),
+        _ => base,
+    }
+}
+
+pub(crate) fn spawn_process(
+    rt: &Arc<Runtime>,
+    handle: Arc<AccountHandle>,
+    inbound_id: String,
+    inbound: Inbound,
+) {
+    let task_rt = rt.clone();
+    rt.tasks.spawn(async move {
+        process(&task_rt, &handle, &inbound_id, inbound).await;
+    });
+}
+
+/// Answers stored messages left pending by a crash or a restart, oldest first.
+pub(crate) async fn recover(rt: &Arc<Runtime>) {
+    let pending = match rt.store.pending_inbound().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "reading unanswered messages failed");
+            return;
+        }
+    };
+    for row in pending {
+        let Some(handle) = rt.channels.handle(&row.channel, &row.account) else {
+            tracing::warn!(channel = %row.channel, account = %row.account,
+                "an unanswered message waits for a channel account that is not configured");
+            continue;
+        };
+        let inbound: Inbound = match serde_json::from_str(&row.envelope) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = rt
+                    .store
+                    .finish_inbound(&row.id, Some(&format!("unreadable: {e}")), &[])
+                    .await;
+                continue;
+            }
+        };
+        tracing::info!(channel = %row.channel, message = %row.message_id, "answering a message received before the restart");
+        spawn_process(rt, handle, row.id, inbound);
+    }
+}
+
+/// The adapter, once the account has built it (at most a few seconds after start).
+async fn adapter_of(handle: &AccountHandle) -> Option<Arc<dyn ChannelAdapter>> {
+    for _ in 0..200 {
+        if let Some(a) = handle.adapter.get() {
+            return Some(a.clone());
+        }
+        if handle.cancel.is_cancelled() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+async fn process(
+    rt: &Arc<Runtime>,
+    handle: &Arc<AccountHandle>,
+    inbound_id: &str,
+    inbound: Inbound,
+) {
+    let Some(adapter) = adapter_of(handle).await else {
+        return;
+    };
+    let live = rt.live();
+    let agent = live.agents.default_agent().clone();
+    let key = session_key(&agent.id, &inbound);
+    let target = inbound.reply_target();
+    let input = user_input(handle, adapter.as_ref(), &inbound).await;
+    let caps = adapter.capabilities();
+    let group_prompt = handle
+        .config
+        .group(&inbound.chat_id)
+        .and_then(|g| g.system_prompt.clone());
+    let mut extra = format!(
+        "This conversation is on {} ({} chat{}). Answer in Markdown; it is converted for the platform.",
+        inbound.channel,
+        inbound.peer_kind.as_str(),
+        inbound
+            .sender_name
+            .as_deref()
+            .map(|n| format!(" with {n}"))
+            .unwrap_or_default()
+    );
+    if let Some(p) = group_prompt {
+        extra.push('\n');
+        extra.push_str(&p);
+    }
+    let (observer, deltas) = mpsc::unbounded_channel();
+    let cancel = rt.runs_cancel.child_token();
+    let request = TurnRequest {
+        run_id: new_id(),
+        agent: agent.clone(),
+        session: TurnSession::Persistent {
+            key,
+            channel: inbound.channel.clone(),
+            sender: Some(format!("{}:{}", inbound.channel, inbound.sender_id)),
+        },
+        input,
+        extra_system: Some(extra),
+        tools: ToolBox::for_agent(rt, &agent),
+        cancel: cancel.clone(),
+        observer: Some(observer),
+    };
+    let streaming = handle.config.streaming && caps.edits;
+    let progress = tokio::spawn(show_progress(
+        adapter.clone(),
+        handle.clone(),
+        target.clone(),
+        deltas,
+        streaming,
+    ));
+    let result = run_turn(rt, request).await;
+    let preview = progress.await.ok().flatten();
+    let (error, text) = match result {
+        Ok(outcome) => (None, outcome.message.plain_text()),
+        Err(TurnError::Aborted) if rt.shutdown.is_cancelled() => {
+            // Left pending: answered after the restart.
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(channel = %inbound.channel, error = %e, "the agent could not answer a channel message");
+            (
+                Some(e.to_string()),
+                format!("Sorry, I could not answer that: {}", short(&e.to_string())),
+            )
+        }
+    };
+    let items = if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        outbound_items(
+            handle,
+            adapter.as_ref(),
+            &target,
+            &text,
+            preview,
+            Some(inbound_id),
+        )
+    };
+    match rt
+        .store
+        .finish_inbound(inbound_id, error.as_deref(), &items)
+        .await
+    {
+        Ok(_) => handle.wake.notify_waiters(),
+        Err(e) => {
+            tracing::error!(error = %e, "queueing an answer failed; it will be retried after a restart")
+        }
+    }
+    super::publish_status(rt);
+}
+
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(200).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Typing while the turn runs; with streaming, the answer so far as one message edited in place
+/// (throttled to the platform's edit rate). Answers the id of that message, which the final
+/// answer then replaces.
+async fn show_progress(
+    adapter: Arc<dyn ChannelAdapter>,
+    handle: Arc<AccountHandle>,
+    target: Target,
+    mut deltas: mpsc::UnboundedReceiver<TurnEvent>,
+    streaming: bool,
+) -> Option<String> {
+    let caps = adapter.capabilities();
+    let limit = handle.text_limit(adapter.as_ref());
+    let started = tokio::time::Instant::now();
+    let mut text = String::new();
+    let mut shown = String::new();
+    let mut preview: Option<String> = None;
+    let mut next_typing = tokio::time::Instant::now();
+    let mut next_edit = tokio::time::Instant::now();
+    let mut overflow = false;
+    loop {
+        let now = tokio::time::Instant::now();
+        if caps.typing && preview.is_none() && now >= next_typing {
+            let _ = adapter.typing(&target).await;
+            next_typing = now + caps.typing_every;
+        }
+        let wake = if preview.is_none() {
+            next_typing
+        } else {
+            next_edit
+        }
+        .min(now + Duration::from_millis(250));
+        tokio::select! {
+            delta = deltas.recv() => match delta {
+                Some(TurnEvent::TextDelta(d)) => text.push_str(&d),
+                Some(_) => {}
+                None => return preview,
+            },
+            () = tokio::time::sleep_until(wake) => {}
+        }
+        if !streaming || overflow || text == shown {
+            continue;
+        }
+        let now = tokio::time::Instant::now();
+        let ready = text.chars().count() >= FIRST_PREVIEW_CHARS
+            || now.duration_since(started) >= FIRST_PREVIEW_AFTER;
+        if !ready || now < next_edit {
+            continue;
+        }
+        let mut chunks = adapter.render(&format!("{text} …"), limit);
+        if chunks.len() > 1 {
+            // Past one message: the rest comes with the final answer.
+            overflow = true;
+            continue;
+        }
+        let Some(rendered) = chunks.pop() else {
+            continue;
+        };
+        let content = Content::Text {
+            text: rendered,
+            edit_of: preview.clone(),
+        };
+        let out = Outbound {
+            target: target.clone(),
+            content,
+        };
+        match adapter.send(&out).await {
+            Ok(sent) => {
+                if preview.is_none() {
+                    preview = Some(sent.message_id);
+                }
+                shown.clone_from(&text);
+                next_edit = tokio::time::Instant::now() + caps.edit_interval;
+            }
+            Err(e) => {
+                let wait = e.retry_after().unwrap_or(caps.edit_interval * 2);
+                next_edit = tokio::time::Instant::now() + wait;
+            }
+        }
+    }
+}
+
+/// The user's message for the model: the text (with the sender's name in groups), images the
+/// model can look at, and a note for other files.
+async fn user_input(
+    handle: &AccountHandle,
+    adapter: &dyn ChannelAdapter,
+    inbound: &Inbound,
+) -> Message {
+    use base64::Engine as _;
+    let mut content = Vec::new();
+    let mut text = inbound.text.clone();
+    if inbound.peer_kind != PeerKind::Direct
+        && let Some(name) = &inbound.sender_name
+    {
+        text = format!("[{name}] {text}");
+    }
+    let max = u64::from(handle.config.media_max_mb) * 1024 * 1024;
+    let mut notes = Vec::new();
+    for attachment in &inbound.attachments {
+        let mime = attachment.mime.clone().unwrap_or_default();
+        let is_image = attachment.kind == AttachmentKind::Image
+            && ["image/png", "image/jpeg", "image/gif", "image/webp"].contains(&mime.as_str());
+        if is_image {
+            match adapter.fetch(attachment, max).await {
+                Ok(bytes) => {
+                    content.push(ContentBlock::Image {
+                        mime_type: mime.clone(),
+                        data: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                    });
+                    continue;
+                }
+                Err(e) => notes.push(format!("(an image could not be fetched: {e})")),
+            }
+        } else {
+            notes.push(format!(
+                "(attached: {:?} {}{}{})",
+                attachment.kind,
+                attachment.name.as_deref().unwrap_or("file"),
+                if mime.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {mime}")
+                },
+                attachment
+                    .size
+                    .map(|s| format!(", {s} bytes"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    for note in notes {
+        text.push('\n');
+        text.push_str(&note);
+    }
+    if !text.trim().is_empty() {
+        content.insert(0, ContentBlock::Text { text });
+    }
+    Message::new(Role::User, content)
+}
