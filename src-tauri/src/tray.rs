@@ -196,7 +196,7 @@ fn pause_channels(app: &AppHandle) {
                 rt.channels.is_paused()
             }
         };
-        tracing::info!(paused = now, "channels paused from the tray");
+        tracing::info!(paused = now, "the tray paused or resumed the channels");
         show_channels_paused(&app, now);
     });
 }

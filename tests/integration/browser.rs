@@ -29,6 +29,17 @@ fn artifacts() -> PathBuf {
 /// Runs `tests/e2e/<name>.mjs` against the gateway at `base`; panics with its output when the
 /// scenario fails.
 async fn run_scenario(name: &str, base: &str, token: Option<&str>, fake: &FakeOpenAi) {
+    run_scenario_with(name, base, token, fake, &[]).await;
+}
+
+/// [`run_scenario`] with extra environment variables for the scenario.
+async fn run_scenario_with(
+    name: &str,
+    base: &str,
+    token: Option<&str>,
+    fake: &FakeOpenAi,
+    vars: &[(&str, String)],
+) {
     let e2e = repo().join("tests/e2e");
     assert!(
         e2e.join("node_modules/playwright-core").exists(),
@@ -49,6 +60,7 @@ async fn run_scenario(name: &str, base: &str, token: Option<&str>, fake: &FakeOp
         .env("HEARTH_BASE", base)
         .env("FAKE_BASE_URL", fake.base_url())
         .env("HEARTH_ARTIFACTS", artifacts())
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -167,4 +179,47 @@ async fn every_page_passes_the_wcag_aa_checks_in_light_and_dark() {
     let t = TestGateway::start().await;
     t.fake.set_default(Reply::text("Hello."));
     run_scenario("a11y", &t.http_base(), Some(TOKEN), &t.fake).await;
+}
+
+#[tokio::test]
+async fn a_pairing_request_is_approved_from_the_channels_page() {
+    use hearth_protocol::methods::{Empty, spec};
+    let telegram = hearth_test_utils::FakeTelegram::start().await;
+    let t = TestGateway::start_with(&format!(
+        r#"channels: {{ telegram: {{ botToken: "{}", apiRoot: "{}" }} }}"#,
+        telegram.token(),
+        telegram.url()
+    ))
+    .await;
+    let client = t.client().await;
+    telegram.dm(4242, "Ann", "hello?");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while client
+        .call::<spec::PairingList>(Empty {})
+        .await
+        .unwrap()
+        .requests
+        .is_empty()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no pairing request");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    run_scenario_with(
+        "channels",
+        &t.http_base(),
+        Some(TOKEN),
+        &t.fake,
+        &[
+            ("HEARTH_E2E_TELEGRAM_URL", telegram.url()),
+            ("HEARTH_E2E_TELEGRAM_IDENTITY", "@hearth_test_bot".to_owned()),
+            ("HEARTH_E2E_PAIRING_SENDER", "Ann".to_owned()),
+        ],
+    )
+    .await;
+    let after = client.call::<spec::PairingList>(Empty {}).await.unwrap();
+    assert!(after.requests.is_empty(), "{after:?}");
+    assert_eq!(after.approved.len(), 1);
+    assert_eq!(after.approved[0].sender_id, "4242");
+    let sent = telegram.outbox().in_chat("4242");
+    assert!(sent.iter().any(|m| m.text.contains("approved")), "{sent:?}");
 }

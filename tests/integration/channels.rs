@@ -10,13 +10,17 @@
 use std::time::Duration;
 
 use hearth_protocol::methods::{ChannelState, Empty, PairingCodeParams, spec};
-use hearth_test_utils::{FakeTelegram, Reply, SentMessage};
+use hearth_test_utils::{FakeSlack, FakeTelegram, Reply, SentMessage};
 
 use crate::harness::TestGateway;
 
 /// What the suite needs from a platform's fake.
 pub(crate) trait Platform: Send + Sync + Sized + 'static {
     const CHANNEL: &'static str;
+    /// The platform's longest message.
+    const MAX_TEXT: usize;
+    /// User `n`'s id as the platform writes it.
+    fn user_id(n: u32) -> String;
     async fn start() -> Self;
     /// The channel's config section (credentials and API root of the fake), without policies.
     fn section(&self) -> String;
@@ -36,6 +40,10 @@ pub(crate) trait Platform: Send + Sync + Sized + 'static {
 
 impl Platform for FakeTelegram {
     const CHANNEL: &'static str = "telegram";
+    const MAX_TEXT: usize = 4096;
+    fn user_id(n: u32) -> String {
+        n.to_string()
+    }
     async fn start() -> Self {
         FakeTelegram::start().await
     }
@@ -69,6 +77,55 @@ impl Platform for FakeTelegram {
     }
     fn drop_connections(&self) {
         FakeTelegram::drop_connections(self);
+    }
+}
+
+impl Platform for FakeSlack {
+    const CHANNEL: &'static str = "slack";
+    const MAX_TEXT: usize = 4000;
+    fn user_id(n: u32) -> String {
+        format!("U{n}")
+    }
+    async fn start() -> Self {
+        FakeSlack::start().await
+    }
+    fn section(&self) -> String {
+        format!(
+            r#"botToken: "{}", appToken: "{}", apiRoot: "{}""#,
+            self.token(),
+            self.app_token(),
+            self.url()
+        )
+    }
+    fn dm(&self, user: u32, name: &str, text: &str) -> String {
+        let id = Self::user_id(user);
+        FakeSlack::dm(self, &id, name, text);
+        self.dm_channel(&id)
+    }
+    fn group(&self, group: u32, user: u32, name: &str, text: &str, mention: bool) -> String {
+        let chat = self.group_id(group);
+        self.group_message(&chat, &Self::user_id(user), name, text, mention);
+        chat
+    }
+    fn photo_dm(&self, user: u32, name: &str, png: &[u8], caption: &str) -> String {
+        let id = Self::user_id(user);
+        FakeSlack::photo_dm(self, &id, name, png, caption);
+        self.dm_channel(&id)
+    }
+    fn group_id(&self, group: u32) -> String {
+        format!("C{group}")
+    }
+    fn sent(&self, chat: &str) -> Vec<SentMessage> {
+        self.outbox().in_chat(chat)
+    }
+    async fn wait_sent(&self, chat: &str, n: usize, timeout: Duration) -> Vec<SentMessage> {
+        self.outbox().wait_for(chat, n, timeout).await
+    }
+    fn rate_limit_next(&self, n: usize, secs: u64) {
+        FakeSlack::rate_limit_next(self, n, secs);
+    }
+    fn drop_connections(&self) {
+        FakeSlack::drop_connections(self);
     }
 }
 
@@ -160,7 +217,7 @@ pub(crate) async fn pairing_then_answer<P: Platform>() {
     let list = client.call::<spec::PairingList>(Empty {}).await.unwrap();
     assert_eq!(list.requests.len(), 1);
     let request = &list.requests[0];
-    assert_eq!(request.sender_id, "4242");
+    assert_eq!(request.sender_id, P::user_id(4242));
     assert!(sent[0].text.contains(&request.code));
     // A second message from the stranger gets nothing more.
     r.p.dm(4242, "Ann", "hello again?");
@@ -193,7 +250,7 @@ pub(crate) async fn pairing_then_answer<P: Platform>() {
 }
 
 pub(crate) async fn allowlist_refuses_without_a_model_call<P: Platform>() {
-    let r = rig::<P>(r#"dmPolicy: "allowlist", allowFrom: ["7"]"#).await;
+    let r = rig::<P>(&format!(r#"dmPolicy: "allowlist", allowFrom: ["{}"]"#, P::user_id(7))).await;
     let chat = r.p.dm(4242, "Mallory", "let me in");
     r.t.fake.push(Reply::text("Hello, friend."));
     let friend = r.p.dm(7, "Friend", "hi");
@@ -240,7 +297,7 @@ pub(crate) async fn long_answers_are_split<P: Platform>() {
     assert!(sent.len() >= 2, "{} messages", sent.len());
     for (i, m) in sent.iter().enumerate() {
         assert!(
-            m.text.chars().count() <= 4096,
+            m.text.chars().count() <= P::MAX_TEXT,
             "message {i} is {} chars",
             m.text.chars().count()
         );
@@ -354,4 +411,5 @@ macro_rules! conformance {
 
 conformance! {
     telegram: FakeTelegram,
+    slack: FakeSlack,
 }

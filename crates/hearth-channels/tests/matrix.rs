@@ -617,7 +617,7 @@ async fn group_rooms_mentions_threads_invites_and_refusals() {
         ..bot_settings(&synapse, state.path())
     };
 
-    let adapter = Arc::new(Matrix::new(settings).expect("adapter"));
+    let adapter = Arc::new(Matrix::new(settings.clone()).expect("adapter"));
     let sink = CollectSink::new();
     let (run, cancel) = spawn_run(adapter.clone(), &sink);
     wait_connected(&sink, 1).await;
@@ -732,9 +732,9 @@ async fn group_rooms_mentions_threads_invites_and_refusals() {
         inbound.message_id.as_str()
     );
 
-    // The gateway refuses for longer than the adapter's own retries: the position is not
-    // acknowledged and the same message comes again.
-    sink.refuse.store(4, Ordering::SeqCst);
+    // While the gateway refuses, the adapter offers the message again and acknowledges
+    // nothing after it.
+    sink.refuse.store(3, Ordering::SeqCst);
     group
         .send(RoomMessageEventContent::text_plain("please store me"))
         .await
@@ -757,6 +757,32 @@ async fn group_rooms_mentions_threads_invites_and_refusals() {
 
     // The bot's own messages are never delivered.
     assert!(sink.all().iter().all(|m| m.sender_id != bot_id.as_str()));
+
+    // The gateway stops while it cannot store a message: the next start delivers it, and
+    // nothing that was already taken.
+    sink.refuse.store(1_000_000, Ordering::SeqCst);
+    group
+        .send(RoomMessageEventContent::text_plain("hold on to this"))
+        .await
+        .expect("send");
+    wait_until("the adapter to offer the message", || {
+        (sink.refuse.load(Ordering::SeqCst) < 1_000_000).then_some(())
+    })
+    .await;
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("run returns promptly")
+        .expect("join")
+        .expect("run ends Ok on cancel");
+    drop(adapter);
+
+    let adapter = Arc::new(Matrix::new(settings).expect("adapter"));
+    let sink = CollectSink::new();
+    let (run, cancel) = spawn_run(adapter.clone(), &sink);
+    let held = wait_inbound(&sink, "hold on to this").await;
+    assert_eq!(held.peer_kind, PeerKind::Group);
+    assert!(sink.all().iter().all(|m| m.text != "please store me"));
 
     cancel.cancel();
     run.await.expect("join").expect("run ends Ok");

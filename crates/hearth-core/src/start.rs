@@ -58,6 +58,9 @@ impl Gateway {
     /// Loads the config, opens the store, binds the port and starts serving. Answers once the
     /// gateway accepts connections.
     pub async fn start(opts: GatewayOptions) -> Result<RunningGateway, CoreError> {
+        // rustls is linked with two crypto backends (ring, and aws-lc through matrix-sdk); with
+        // both, every TLS client (MCP, Discord's and Slack's WebSockets) needs a process default.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let home = opts.home.clone();
         home.ensure()?;
         let config_path = home.config_path();

@@ -1,18 +1,21 @@
 //! The receiving side: a `/sync` loop that hands every new `m.room.message` to the gateway
-//! and only then moves on.
+//! and only then acknowledges it.
 //!
-//! The SDK decrypts timeline events while it processes a sync response. Instead of its
-//! event-handler callbacks (which run after the SDK has already stored the next position), the
-//! loop reads each response itself and keeps its own acknowledged position in the encrypted
-//! state store: it advances only once the sink has taken every message of the response. If
-//! the sink refuses, or an event could not be decrypted yet (its room key is still on the way),
-//! the same position is synced again, so nothing is lost; the gateway recognises a message it
-//! already stored by its event id.
+//! The SDK decrypts timeline events while it processes a sync response, and stores its own
+//! next position as it does. The loop reads each response itself (instead of the SDK's
+//! event-handler callbacks, which cannot refuse) and keeps a second, acknowledged position in
+//! the same encrypted state store, advanced only once the sink has taken every message of
+//! the response. While the sink refuses, the loop retries (with backoff) before syncing on.
+//! If the process stops in between, the next start finds the acknowledged position behind
+//! the SDK's and fetches what lies between from `/messages` (the SDK ignores a `/sync` answer
+//! it has already processed, so the gap cannot simply be synced again). The gateway
+//! recognises a message it already stored by its event id.
 //!
 //! The very first sync of an account (no position stored) only catches up: the rooms' old
-//! history is not delivered. Positions persist across restarts, so messages that arrived while
-//! the gateway was down are delivered after it comes back; a gap the server left out
-//! (`limited` timeline) is filled from `/messages`.
+//! history is not delivered. Messages that arrived while the gateway was down are delivered
+//! after it comes back; a gap the server left out of a sync (`limited` timeline) is filled
+//! from `/messages`. An event that cannot be decrypted yet (its room key is still on the way)
+//! is fetched again after later syncs, once the key may have arrived.
 
 use std::time::Duration;
 
@@ -22,7 +25,8 @@ use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::FilterDefinition;
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
 use matrix_sdk::ruma::events::room::message::OriginalSyncRoomMessageEvent;
-use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UInt};
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UInt};
+use matrix_sdk::store::StateStoreDataKey;
 use matrix_sdk::sync::SyncResponse;
 use matrix_sdk::{Client, Room, RoomMemberships};
 use tokio::task::JoinSet;
@@ -39,18 +43,25 @@ const LONG_POLL: Duration = Duration::from_secs(30);
 /// Consecutive failed syncs before `run` gives up and lets the gateway reconnect (about five
 /// minutes with the backoff below), so a dead homeserver shows up in the account's status.
 const MAX_FAILURES: u32 = 12;
-/// Times the same position is synced again while an event cannot be decrypted yet.
-const MAX_UNDECRYPTABLE_RETRIES: u32 = 5;
-/// Pages of `/messages` fetched to fill one gap; older messages are given up on.
+/// Syncs after which an event that still cannot be decrypted is given up on.
+const MAX_UNDECRYPTABLE_TRIES: u32 = 10;
+/// Pages of `/messages` (100 events each) fetched to fill one gap; older ones are given up on.
 const MAX_GAP_PAGES: usize = 5;
+/// Longest pause between two offers of the same message to a refusing sink.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(30);
 
-/// What became of one sync response.
+/// Whether the work finished or `run` was cancelled in the middle of it.
+#[derive(Debug, PartialEq, Eq)]
 enum Outcome {
-    /// Every message was taken: the position may advance.
     Done,
-    /// Sync the same position again after a pause.
-    Again,
     Cancelled,
+}
+
+/// An event whose room key had not arrived when it was synced.
+struct Undecryptable {
+    room: Room,
+    event_id: OwnedEventId,
+    tries: u32,
 }
 
 pub(super) async fn run(
@@ -73,7 +84,7 @@ pub(super) async fn run(
             display_name,
         },
         joins: JoinSet::new(),
-        undecryptable_retries: 0,
+        undecryptable: Vec::new(),
     };
     pass.sync_loop().await
 }
@@ -85,30 +96,37 @@ struct Pass<'a> {
     bot: Bot,
     /// Invites being accepted; dropped (so aborted) when `run` returns.
     joins: JoinSet<()>,
-    undecryptable_retries: u32,
+    undecryptable: Vec<Undecryptable>,
 }
 
 impl Pass<'_> {
     async fn sync_loop(&mut self) -> Result<(), ChannelError> {
-        let mut position = self.load_position().await;
+        let mut acked = self.load_position().await;
+        if let (Some(from), Some(to)) = (acked.clone(), self.sdk_position().await)
+            && from != to
+        {
+            // Stopped after the SDK stored a response but before the sink took all of it.
+            if self.catch_up(&from, &to).await == Outcome::Cancelled {
+                return Ok(());
+            }
+            self.save_position(&to).await;
+            acked = Some(to);
+        }
         let mut failures = 0_u32;
         let mut reported = false;
         loop {
             while self.joins.try_join_next().is_some() {}
+            // The SDK continues from the position it stored; without an acknowledged position
+            // (the account's first sync) it starts afresh and answers at once.
             let settings = SyncSettings::new().filter(filter());
-            let settings = match &position {
-                Some(token) => settings.token(token.clone()).timeout(LONG_POLL),
-                // The first sync answers at once with the current state.
+            let settings = match acked {
+                Some(_) => settings.token(SyncToken::ReusePrevious).timeout(LONG_POLL),
                 None => settings.token(SyncToken::NoToken).timeout(Duration::ZERO),
             };
             let response = tokio::select! {
                 () = self.ctx.cancel.cancelled() => return Ok(()),
                 r = self.client.sync_once(settings) => r,
             };
-            eprintln!(
-                "DEBUG sync returned ok={} pos={position:?}",
-                response.is_ok()
-            );
             let response = match response {
                 Ok(response) => response,
                 Err(err) => {
@@ -116,12 +134,13 @@ impl Pass<'_> {
                         // A password account can simply log in again (the next `run`); a
                         // configured access token is dead until the user replaces it.
                         self.adapter.forget_client().await;
-                        return Err(match self.adapter.uses_password() {
-                            true => ChannelError::Transient(
+                        return Err(if self.adapter.uses_password() {
+                            ChannelError::Transient(
                                 "the homeserver ended the Matrix session; logging in again"
                                     .to_owned(),
-                            ),
-                            false => sdk_error(&err, "Matrix sync"),
+                            )
+                        } else {
+                            sdk_error(&err, "Matrix sync")
                         });
                     }
                     failures += 1;
@@ -148,26 +167,13 @@ impl Pass<'_> {
                 reported = true;
                 self.ctx.connected();
             }
-            let outcome = self.handle(&response, position.as_deref()).await;
-            eprintln!(
-                "DEBUG outcome {}",
-                match outcome {
-                    Outcome::Done => "done",
-                    Outcome::Again => "again",
-                    Outcome::Cancelled => "cancelled",
-                }
-            );
-            match outcome {
-                Outcome::Done => {
-                    self.save_position(&response.next_batch).await;
-                    position = Some(response.next_batch);
-                }
-                Outcome::Again => {
-                    if !self.pause(Duration::from_secs(1)).await {
-                        return Ok(());
-                    }
-                }
-                Outcome::Cancelled => return Ok(()),
+            if self.handle(&response, acked.as_deref()).await == Outcome::Cancelled {
+                return Ok(());
+            }
+            // An empty answer (the SDK had already processed it) moves nothing.
+            if !response.next_batch.is_empty() {
+                self.save_position(&response.next_batch).await;
+                acked = Some(response.next_batch);
             }
         }
     }
@@ -195,6 +201,17 @@ impl Pass<'_> {
         }
     }
 
+    /// Where the SDK will continue syncing from.
+    async fn sdk_position(&self) -> Option<String> {
+        self.client
+            .state_store()
+            .get_kv_data(StateStoreDataKey::SyncToken)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|value| value.into_sync_token())
+    }
+
     async fn save_position(&self, token: &str) {
         if let Err(err) = self
             .client
@@ -217,7 +234,6 @@ impl Pass<'_> {
         let Some(since) = since else {
             return Outcome::Done;
         };
-        let mut undecryptable = false;
         for (room_id, update) in &response.rooms.joined {
             let Some(room) = self.client.get_room(room_id) else {
                 continue;
@@ -229,44 +245,105 @@ impl Pass<'_> {
                     .await;
             }
             events.extend(update.timeline.events.iter().cloned());
-            eprintln!(
-                "DEBUG since={since} next={} room={room_id} n={} limited={}",
-                response.next_batch,
-                events.len(),
-                update.timeline.limited
-            );
             let events = self.after_own_join(&room, events).await;
-            for event in &events {
-                if event.kind.is_utd() {
-                    tracing::debug!(room = %room_id, "an event could not be decrypted yet");
-                    undecryptable = true;
-                    continue;
+            if self.deliver(&room, &events).await == Outcome::Cancelled {
+                return Outcome::Cancelled;
+            }
+        }
+        self.retry_undecryptable().await
+    }
+
+    /// Hands the room's new messages to the gateway, in order.
+    async fn deliver(&mut self, room: &Room, events: &[TimelineEvent]) -> Outcome {
+        for event in events {
+            if event.kind.is_utd() {
+                if let Some(event_id) = event.event_id() {
+                    tracing::debug!(room = %room.room_id(), event = %event_id, "not decryptable yet");
+                    self.undecryptable.push(Undecryptable {
+                        room: room.clone(),
+                        event_id,
+                        tries: 0,
+                    });
                 }
-                let Some(message) = as_message(event) else {
-                    continue;
+                continue;
+            }
+            if self.deliver_one(room, event).await == Outcome::Cancelled {
+                return Outcome::Cancelled;
+            }
+        }
+        Outcome::Done
+    }
+
+    async fn deliver_one(&self, room: &Room, event: &TimelineEvent) -> Outcome {
+        let Some(message) = as_message(event) else {
+            return Outcome::Done;
+        };
+        if let Some(reason) = skip_reason(&message, &self.bot) {
+            tracing::debug!(event = %message.event_id, reason, "not delivered");
+            return Outcome::Done;
+        }
+        let inbound = self.inbound(room, &message, event).await;
+        self.accept(inbound).await
+    }
+
+    /// Fetches the events that could not be decrypted again: a later sync may have brought
+    /// their room keys.
+    async fn retry_undecryptable(&mut self) -> Outcome {
+        for mut pending in std::mem::take(&mut self.undecryptable) {
+            pending.tries += 1;
+            match pending.room.event(&pending.event_id, None).await {
+                Ok(event) if !event.kind.is_utd() => {
+                    if self.deliver_one(&pending.room, &event).await == Outcome::Cancelled {
+                        return Outcome::Cancelled;
+                    }
+                }
+                _ if pending.tries >= MAX_UNDECRYPTABLE_TRIES => {
+                    tracing::warn!(
+                        account = %self.adapter.settings.account_id,
+                        event = %pending.event_id,
+                        "giving up on a message whose room key never arrived"
+                    );
+                }
+                _ => self.undecryptable.push(pending),
+            }
+        }
+        Outcome::Done
+    }
+
+    /// Delivers what every joined room received between two sync positions.
+    async fn catch_up(&mut self, from: &str, to: &str) -> Outcome {
+        tracing::info!(
+            account = %self.adapter.settings.account_id,
+            "delivering messages the gateway had not taken before it stopped"
+        );
+        for room in self.client.joined_rooms() {
+            let mut token = Some(from.to_owned());
+            for _ in 0..MAX_GAP_PAGES {
+                let Some(page_from) = token.take() else { break };
+                let mut options = MessagesOptions::forward().from(Some(page_from.as_str()));
+                options.to = Some(to.to_owned());
+                options.limit = UInt::from(100_u32);
+                let page = tokio::select! {
+                    () = self.ctx.cancel.cancelled() => return Outcome::Cancelled,
+                    page = room.messages(options) => page,
                 };
-                if let Some(reason) = skip_reason(&message, &self.bot) {
-                    tracing::debug!(event = %message.event_id, reason, "not delivered");
-                    continue;
-                }
-                let inbound = self.inbound(&room, &message, event).await;
-                match self.accept(inbound).await {
-                    Outcome::Done => {}
-                    other => return other,
+                match page {
+                    Ok(page) => {
+                        if self.deliver(&room, &page.chunk).await == Outcome::Cancelled {
+                            return Outcome::Cancelled;
+                        }
+                        if page.chunk.is_empty() {
+                            break;
+                        }
+                        token = page.end;
+                    }
+                    Err(err) => {
+                        tracing::warn!(room = %room.room_id(), error = %err, "could not catch up");
+                        break;
+                    }
                 }
             }
         }
-        if undecryptable && self.undecryptable_retries < MAX_UNDECRYPTABLE_RETRIES {
-            self.undecryptable_retries += 1;
-            return Outcome::Again;
-        }
-        if undecryptable {
-            tracing::warn!(
-                account = %self.adapter.settings.account_id,
-                "giving up on a message whose room key never arrived"
-            );
-        }
-        self.undecryptable_retries = 0;
         Outcome::Done
     }
 
@@ -394,34 +471,31 @@ impl Pass<'_> {
         to_inbound(message, &self.bot, &facts)
     }
 
-    /// Hands one message to the gateway, trying a few times before the whole response is
-    /// synced again.
+    /// Hands one message to the gateway, offering it again (with backoff) while the gateway
+    /// cannot take it: nothing later is acknowledged before it.
     async fn accept(&self, inbound: Inbound) -> Outcome {
-        const ATTEMPTS: u32 = 3;
-        for attempt in 1..=ATTEMPTS {
+        let mut wait = Duration::from_millis(250);
+        let mut attempt = 0_u32;
+        loop {
+            attempt += 1;
             let result = tokio::select! {
                 () = self.ctx.cancel.cancelled() => return Outcome::Cancelled,
                 r = self.ctx.sink.accept(inbound.clone()) => r,
             };
-            match result {
-                Ok(()) => return Outcome::Done,
-                Err(err) => {
-                    eprintln!("DEBUG refused attempt {attempt}");
-                    tracing::warn!(
-                        event = %inbound.message_id,
-                        attempt,
-                        error = %err,
-                        "the gateway did not take a Matrix message"
-                    );
-                    if attempt < ATTEMPTS
-                        && !self.pause(Duration::from_millis(250 << attempt)).await
-                    {
-                        return Outcome::Cancelled;
-                    }
-                }
+            let Err(err) = result else {
+                return Outcome::Done;
+            };
+            tracing::warn!(
+                event = %inbound.message_id,
+                attempt,
+                error = %err,
+                "the gateway did not take a Matrix message"
+            );
+            if !self.pause(wait).await {
+                return Outcome::Cancelled;
             }
+            wait = (wait * 2).min(MAX_ACCEPT_BACKOFF);
         }
-        Outcome::Again
     }
 
     fn consider_invite(&mut self, room_id: OwnedRoomId) {
