@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash installers/deps.sh --test
 # A real model server for tests/integration/real_model.rs (built once, then cached).
 bash tests/llm/setup.sh
+# A real Matrix homeserver (Synapse, from PyPI) for the Matrix channel's end-to-end test.
+bash tests/matrix/setup-synapse.sh
 if ! command -v cargo >/dev/null 2>&1; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 # The Control UI: built first (the gateway embeds ui/dist), then its type check and unit tests.
 bash installers/build-ui.sh --test

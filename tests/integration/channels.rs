@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use hearth_protocol::methods::{ChannelState, Empty, PairingCodeParams, spec};
-use hearth_test_utils::{FakeSlack, FakeTelegram, Reply, SentMessage};
+use hearth_test_utils::{FakeDiscord, FakeSlack, FakeTelegram, Reply, SentMessage};
 
 use crate::harness::TestGateway;
 
@@ -126,6 +126,50 @@ impl Platform for FakeSlack {
     }
     fn drop_connections(&self) {
         FakeSlack::drop_connections(self);
+    }
+}
+
+impl Platform for FakeDiscord {
+    const CHANNEL: &'static str = "discord";
+    const MAX_TEXT: usize = 2000;
+    fn user_id(n: u32) -> String {
+        format!("10{n}")
+    }
+    async fn start() -> Self {
+        FakeDiscord::start().await
+    }
+    fn section(&self) -> String {
+        format!(r#"token: "{}", apiRoot: "{}""#, self.token(), self.url())
+    }
+    fn dm(&self, user: u32, name: &str, text: &str) -> String {
+        let id = Self::user_id(user);
+        FakeDiscord::dm(self, &id, name, text);
+        self.dm_channel(&id)
+    }
+    fn group(&self, group: u32, user: u32, name: &str, text: &str, mention: bool) -> String {
+        let chat = self.group_id(group);
+        self.group_message(&chat, &Self::user_id(user), name, text, mention);
+        chat
+    }
+    fn photo_dm(&self, user: u32, name: &str, png: &[u8], caption: &str) -> String {
+        let id = Self::user_id(user);
+        FakeDiscord::photo_dm(self, &id, name, png, caption);
+        self.dm_channel(&id)
+    }
+    fn group_id(&self, group: u32) -> String {
+        format!("90{group}")
+    }
+    fn sent(&self, chat: &str) -> Vec<SentMessage> {
+        self.outbox().in_chat(chat)
+    }
+    async fn wait_sent(&self, chat: &str, n: usize, timeout: Duration) -> Vec<SentMessage> {
+        self.outbox().wait_for(chat, n, timeout).await
+    }
+    fn rate_limit_next(&self, n: usize, secs: u64) {
+        FakeDiscord::rate_limit_next(self, n, u32::try_from(secs).unwrap());
+    }
+    fn drop_connections(&self) {
+        FakeDiscord::drop_connections(self);
     }
 }
 
@@ -411,5 +455,6 @@ macro_rules! conformance {
 
 conformance! {
     telegram: FakeTelegram,
+    discord: FakeDiscord,
     slack: FakeSlack,
 }

@@ -45,13 +45,16 @@ pub const KNOWN: [&str; 4] = ["telegram", "discord", "slack", "matrix"];
 
 /// Whether this build includes `channel` (each platform is a cargo feature).
 pub fn is_built(channel: &str) -> bool {
-    match channel {
-        "telegram" => cfg!(feature = "telegram"),
-        "discord" => cfg!(feature = "discord"),
-        "slack" => cfg!(feature = "slack"),
-        "matrix" => cfg!(feature = "matrix"),
-        _ => false,
-    }
+    let built = [
+        cfg!(feature = "telegram"),
+        cfg!(feature = "discord"),
+        cfg!(feature = "slack"),
+        cfg!(feature = "matrix"),
+    ];
+    KNOWN
+        .iter()
+        .zip(built)
+        .any(|(known, built)| *known == channel && built)
 }
 
 /// The adapter for one account. Nothing connects until [`ChannelAdapter::run`].

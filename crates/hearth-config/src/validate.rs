@@ -25,6 +25,43 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     out
 }
 
+/// Platform settings each channel knows; any other is refused with the channel's own names.
+const PLATFORM_KEYS: [(&str, &[&str]); 4] = [
+    ("telegram", &["botToken", "apiRoot", "mode", "webhookUrl", "webhookSecret", "proxy"]),
+    ("discord", &["token", "apiRoot", "intents"]),
+    ("slack", &["botToken", "appToken", "signingSecret", "apiRoot", "mode"]),
+    (
+        "matrix",
+        &["homeserver", "userId", "password", "accessToken", "deviceId", "autoJoin"],
+    ),
+];
+
+fn platform_keys_set(c: &crate::ChannelConfig) -> Vec<&'static str> {
+    let mut set = Vec::new();
+    let mut add = |present: bool, key: &'static str| {
+        if present {
+            set.push(key);
+        }
+    };
+    add(c.bot_token.is_some(), "botToken");
+    add(c.token.is_some(), "token");
+    add(c.app_token.is_some(), "appToken");
+    add(c.signing_secret.is_some(), "signingSecret");
+    add(c.api_root.is_some(), "apiRoot");
+    add(c.mode.is_some(), "mode");
+    add(c.webhook_url.is_some(), "webhookUrl");
+    add(c.webhook_secret.is_some(), "webhookSecret");
+    add(c.proxy.is_some(), "proxy");
+    add(c.intents.is_some(), "intents");
+    add(c.homeserver.is_some(), "homeserver");
+    add(c.user_id.is_some(), "userId");
+    add(c.password.is_some(), "password");
+    add(c.access_token.is_some(), "accessToken");
+    add(c.device_id.is_some(), "deviceId");
+    add(c.auto_join.is_some(), "autoJoin");
+    set
+}
+
 fn check_channels(config: &Config, out: &mut Vec<Issue>) {
     if config.channels.defaults.dm_policy == crate::DmPolicy::Open {
         out.push(
@@ -35,6 +72,71 @@ fn check_channels(config: &Config, out: &mut Vec<Issue>) {
             )
             .with_hint("`pairing` asks you once per new sender"),
         );
+    }
+    for (channel, section) in config.channels.configured() {
+        let known = PLATFORM_KEYS
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .map_or(&[][..], |(_, k)| *k);
+        let mut sections = vec![(format!("channels.{channel}"), section)];
+        for (id, account) in &section.accounts {
+            let path = child_key(&format!("channels.{channel}.accounts"), id);
+            if !account.accounts.is_empty() {
+                out.push(Issue::error(
+                    child_key(&path, "accounts"),
+                    "accounts cannot have accounts of their own",
+                ));
+            }
+            sections.push((path, account));
+        }
+        for (path, c) in &sections {
+            for key in platform_keys_set(c) {
+                if !known.contains(&key) {
+                    out.push(
+                        Issue::error(
+                            child_key(path, key),
+                            format!("is not a {channel} setting"),
+                        )
+                        .with_hint(format!("{channel} uses {}", known.join(", "))),
+                    );
+                }
+            }
+            if let Some(root) = &c.api_root
+                && !(root.starts_with("http://") || root.starts_with("https://"))
+            {
+                out.push(
+                    Issue::error(child_key(path, "apiRoot"), format!("`{root}` is not an http(s) URL"))
+                        .with_hint("e.g. `https://api.telegram.org`"),
+                );
+            }
+            let modes: &[&str] = match channel {
+                "telegram" => &["polling", "webhook"],
+                "slack" => &["socket", "http"],
+                _ => &[],
+            };
+            if let Some(mode) = &c.mode
+                && !modes.is_empty()
+                && !modes.contains(&mode.as_str())
+            {
+                out.push(
+                    Issue::error(child_key(path, "mode"), format!("`{mode}` is not a {channel} mode"))
+                        .with_hint(format!("use {}", modes.join(" or "))),
+                );
+            }
+        }
+        for account in config.channels.accounts().iter().filter(|a| a.channel == channel) {
+            if account.dm_policy == crate::DmPolicy::Open
+                && !account.allow_from.iter().any(|a| a == "*")
+            {
+                out.push(
+                    Issue::error(
+                        child_key(&account.path, "dmPolicy"),
+                        "`open` needs `allowFrom: [\"*\"]`, so letting everyone in is a deliberate choice",
+                    )
+                    .with_hint("add `allowFrom: [\"*\"]`, or use `pairing` (the default)"),
+                );
+            }
+        }
     }
 }
 
@@ -706,6 +808,28 @@ mod tests {
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].path, "channels.defaults.dmPolicy");
         assert_eq!(issues[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn channel_settings_are_checked_per_platform() {
+        let mut config = base();
+        config.channels = serde_json::from_value(serde_json::json!({
+            "telegram": { "botToken": "t", "appToken": "x", "mode": "socket", "dmPolicy": "open" },
+            "discord": { "token": "d", "apiRoot": "discord.com",
+                         "accounts": { "a": { "accounts": { "b": {} } } } },
+            "slack": { "botToken": "b", "appToken": "a", "dmPolicy": "open", "allowFrom": ["*"] },
+        }))
+        .unwrap();
+        assert_eq!(
+            shown(&config),
+            [
+                "channels.telegram.appToken: is not a telegram setting (telegram uses botToken, apiRoot, mode, webhookUrl, webhookSecret, proxy)",
+                "channels.telegram.mode: `socket` is not a telegram mode (use polling or webhook)",
+                "channels.telegram.dmPolicy: `open` needs `allowFrom: [\"*\"]`, so letting everyone in is a deliberate choice (add `allowFrom: [\"*\"]`, or use `pairing` (the default))",
+                "channels.discord.accounts.a.accounts: accounts cannot have accounts of their own",
+                "channels.discord.apiRoot: `discord.com` is not an http(s) URL (e.g. `https://api.telegram.org`)",
+            ]
+        );
     }
 
     #[test]

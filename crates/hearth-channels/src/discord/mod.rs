@@ -4,11 +4,11 @@
 //! Gateway Events, Opcodes and Status Codes, the Message and Channel resources, Rate Limits),
 //! by hand on `reqwest` and `tokio-tungstenite`:
 //!
-//! - [`gateway`] keeps the WebSocket up (heartbeats, resume, reconnect) and hands MESSAGE_CREATE
+//! - `gateway.rs` keeps the WebSocket up (heartbeats, resume, reconnect) and hands MESSAGE_CREATE
 //!   dispatches, in order, to the gateway's sink;
-//! - [`inbound`] turns a message into an [`Inbound`] (DM, guild channel or thread; mentions;
+//! - `inbound.rs` turns a message into an [`Inbound`] (DM, guild channel or thread; mentions;
 //!   attachments);
-//! - [`api`] holds the wire shapes;
+//! - `api.rs` holds the wire shapes;
 //! - this file is the REST side: send, edit, upload, typing, reactions, attachment downloads, and
 //!   mapping Discord's error bodies (`{"message", "code"}`, a 429's `retry_after` in fractional
 //!   seconds) to [`ChannelError`].
