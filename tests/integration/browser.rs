@@ -211,7 +211,10 @@ async fn a_pairing_request_is_approved_from_the_channels_page() {
         &t.fake,
         &[
             ("HEARTH_E2E_TELEGRAM_URL", telegram.url()),
-            ("HEARTH_E2E_TELEGRAM_IDENTITY", "@hearth_test_bot".to_owned()),
+            (
+                "HEARTH_E2E_TELEGRAM_IDENTITY",
+                "@hearth_test_bot".to_owned(),
+            ),
             ("HEARTH_E2E_PAIRING_SENDER", "Ann".to_owned()),
         ],
     )

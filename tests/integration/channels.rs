@@ -294,7 +294,11 @@ pub(crate) async fn pairing_then_answer<P: Platform>() {
 }
 
 pub(crate) async fn allowlist_refuses_without_a_model_call<P: Platform>() {
-    let r = rig::<P>(&format!(r#"dmPolicy: "allowlist", allowFrom: ["{}"]"#, P::user_id(7))).await;
+    let r = rig::<P>(&format!(
+        r#"dmPolicy: "allowlist", allowFrom: ["{}"]"#,
+        P::user_id(7)
+    ))
+    .await;
     let chat = r.p.dm(4242, "Mallory", "let me in");
     r.t.fake.push(Reply::text("Hello, friend."));
     let friend = r.p.dm(7, "Friend", "hi");

@@ -109,7 +109,7 @@ async fn logs_tail_returns_only_newer_lines_after_the_cursor() {
     let file = logs.join("hearth.2025-06-01.log");
     std::fs::write(
         &file,
-        log_line("INFO", "started") + &log_line("DEBUG", "detail"),
+        log_line("INFO", "started") + log_line("DEBUG", "detail").as_str(),
     )
     .unwrap();
 

@@ -41,8 +41,8 @@ pub struct AccountSettings {
     pub password: Option<String>,
     /// Matrix device id to reuse.
     pub device_id: Option<String>,
-    /// Matrix: which invites to accept: `all`, `allowlist` (default: senders the DM policy
-    /// allows), `none`.
+    /// Matrix: which invites to accept: `all`, `allowlist` (senders in `allow_from`), `none`.
+    /// The gateway always sets it (from `autoJoin`, else from the DM policy).
     pub auto_join: Option<String>,
     /// Senders whose invites are accepted under `auto_join: allowlist` (the account's
     /// `allowFrom`, plus approved pairings).

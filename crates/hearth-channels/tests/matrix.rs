@@ -12,8 +12,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +23,7 @@ use hearth_channels::{
     AccountSettings, AttachmentKind, ChannelAdapter, ChannelError, Content, Inbound, Outbound,
     PeerKind, Target,
 };
+use hearth_test_utils::synapse::{PASSWORD, Synapse};
 use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::EncryptionInfo;
@@ -40,137 +40,11 @@ use matrix_sdk::{Client, Room, RoomState};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-const PASSWORD: &str = "correct horse battery staple";
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A Synapse process on a free loopback port, killed on drop.
-struct Synapse {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Synapse {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn synapse_python() -> PathBuf {
-    let cache = std::env::var_os("HEARTH_TEST_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/hearth-test")
-        });
-    cache.join("synapse-venv/bin/python")
-}
-
-impl Synapse {
-    async fn start() -> Synapse {
-        let python = synapse_python();
-        let installed = Command::new(&python)
-            .args(["-c", "import synapse.app.homeserver"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            installed,
-            "Synapse is not installed ({} cannot import it): run `bash tests/matrix/setup-synapse.sh` \
-             from the repository root first",
-            python.display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = std::fs::File::create(dir.path().join("synapse.log")).expect("log file");
-        let child = Command::new("bash")
-            .arg(repo_root().join("tests/matrix/start-synapse.sh"))
-            .arg(dir.path().join("hs"))
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start synapse");
-        let mut synapse = Synapse {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let http = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Ok(Some(status)) = synapse.child.try_wait() {
-                panic!("Synapse exited ({status}):\n{}", synapse.log_tail());
-            }
-            let up = http
-                .get(format!("{}/_matrix/client/versions", synapse.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if up {
-                return synapse;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "Synapse did not start:\n{}",
-                synapse.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("synapse.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Registers `name` through the user-interactive flow: the first call answers 401 with a
-    /// session, the second completes the `m.login.dummy` stage.
-    async fn register(&self, name: &str) -> OwnedUserId {
-        let http = reqwest::Client::new();
-        let url = format!("{}/_matrix/client/v3/register", self.url);
-        let first = http
-            .post(&url)
-            .json(&json!({"username": name, "password": PASSWORD, "inhibit_login": true}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(
-            first.status().as_u16(),
-            401,
-            "register {name} starts with 401"
-        );
-        let flow: Value = first.json().await.expect("flow");
-        let session = flow["session"].as_str().expect("session").to_owned();
-        let done = http
-            .post(&url)
-            .json(&json!({
-                "username": name,
-                "password": PASSWORD,
-                "inhibit_login": true,
-                "auth": {"type": "m.login.dummy", "session": session},
-            }))
-            .send()
-            .await
-            .expect("register");
-        assert!(
-            done.status().is_success(),
-            "register {name}: {}",
-            done.status()
-        );
-        let body: Value = done.json().await.expect("registered");
-        OwnedUserId::try_from(body["user_id"].as_str().expect("user_id")).expect("user id")
-    }
+/// Registers `name` on the homeserver (with [`PASSWORD`]).
+async fn register(synapse: &Synapse, name: &str) -> OwnedUserId {
+    OwnedUserId::try_from(synapse.register(name).await).expect("user id")
 }
 
 /// What alice's client saw: message-like events (decrypted) and typing notices.
@@ -185,11 +59,14 @@ struct Seen {
     encrypted: bool,
 }
 
+/// A typing notice alice saw: the room and who was typing.
+type TypingSeen = (OwnedRoomId, Vec<String>);
+
 /// A person on the other side: a second SDK client syncing in the background.
 struct Person {
     client: Client,
     seen: Arc<Mutex<Vec<Seen>>>,
-    typing: Arc<Mutex<Vec<(OwnedRoomId, Vec<String>)>>>,
+    typing: Arc<Mutex<Vec<TypingSeen>>>,
     sync: JoinHandle<()>,
     _store: tempfile::TempDir,
 }
@@ -204,7 +81,7 @@ impl Person {
     async fn login(synapse: &Synapse, name: &str) -> Person {
         let store = tempfile::tempdir().expect("tempdir");
         let client = Client::builder()
-            .homeserver_url(&synapse.url)
+            .homeserver_url(synapse.url())
             .sqlite_store(store.path(), None)
             .build()
             .await
@@ -330,7 +207,7 @@ fn bot_settings(synapse: &Synapse, state_dir: &Path) -> AccountSettings {
     AccountSettings {
         channel: "matrix".into(),
         account_id: "default".into(),
-        homeserver: Some(synapse.url.clone()),
+        homeserver: Some(synapse.url().to_owned()),
         user_id: Some("@bot:localhost".into()),
         password: Some(PASSWORD.into()),
         store_passphrase: Some("a passphrase for the stores".into()),
@@ -368,8 +245,8 @@ fn text(t: &str) -> Content {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encrypted_dm_round_trip_edit_typing_media_and_restart() {
     let synapse = Synapse::start().await;
-    let bot_id = synapse.register("bot").await;
-    let alice_id = synapse.register("alice").await;
+    let bot_id = register(&synapse, "bot").await;
+    let alice_id = register(&synapse, "alice").await;
     let state = tempfile::tempdir().expect("state dir");
     let settings = bot_settings(&synapse, state.path());
 
@@ -607,9 +484,9 @@ async fn encrypted_dm_round_trip_edit_typing_media_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_rooms_mentions_threads_invites_and_refusals() {
     let synapse = Synapse::start().await;
-    let bot_id = synapse.register("bot").await;
-    let alice_id = synapse.register("alice").await;
-    let carol_id = synapse.register("carol").await;
+    let bot_id = register(&synapse, "bot").await;
+    let alice_id = register(&synapse, "alice").await;
+    let carol_id = register(&synapse, "carol").await;
     let state = tempfile::tempdir().expect("state dir");
     let settings = AccountSettings {
         auto_join: Some("allowlist".into()),
@@ -791,7 +668,7 @@ async fn group_rooms_mentions_threads_invites_and_refusals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_credentials_stop_the_account() {
     let synapse = Synapse::start().await;
-    synapse.register("bot").await;
+    register(&synapse, "bot").await;
     let state = tempfile::tempdir().expect("state dir");
     let settings = AccountSettings {
         password: Some("wrong password".into()),
@@ -805,6 +682,13 @@ async fn refused_credentials_stop_the_account() {
     let (ctx, _cancel) = sink.context();
     let err = adapter.run(ctx).await.expect_err("run refuses");
     assert!(matches!(err, ChannelError::Auth(_)), "{err:?}");
+
+    // The cases below open unencrypted stores: deriving a store key from a passphrase takes
+    // seconds in a debug build, and they are about errors, not storage.
+    let settings = AccountSettings {
+        store_passphrase: None,
+        ..settings
+    };
 
     // A revoked access token is refused too.
     let adapter = Matrix::new(AccountSettings {
@@ -833,7 +717,11 @@ async fn refused_credentials_stop_the_account() {
     assert!(err.is_retryable(), "{err:?}");
 
     // Sending to a room the bot is not in is refused for good.
-    let good = Matrix::new(bot_settings(&synapse, &state.path().join("good"))).expect("adapter");
+    let good = Matrix::new(AccountSettings {
+        store_passphrase: None,
+        ..bot_settings(&synapse, &state.path().join("good"))
+    })
+    .expect("adapter");
     let err = good
         .send(&Outbound {
             target: Target {

@@ -100,7 +100,13 @@ async fn a_killed_gateway_answers_every_accepted_message_exactly_once() {
     let telegram = FakeTelegram::start().await;
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
-    write_config(home.path(), port, &model, &telegram, r#"dmPolicy: "open", allowFrom: ["*"]"#);
+    write_config(
+        home.path(),
+        port,
+        &model,
+        &telegram,
+        r#"dmPolicy: "open", allowFrom: ["*"]"#,
+    );
     let mut gateway = start(home.path(), port);
 
     // Two answers are ready but the platform says "slow down for a minute": they wait in the
@@ -110,7 +116,10 @@ async fn a_killed_gateway_answers_every_accepted_message_exactly_once() {
     model.push(Reply::Echo);
     telegram.dm(6, "Fay", "msg 6");
     telegram.dm(7, "Gus", "msg 7");
-    until("two refused sends", || telegram.calls("sendMessage").len() >= 2).await;
+    until("two refused sends", || {
+        telegram.calls("sendMessage").len() >= 2
+    })
+    .await;
     // Five more are with the model when the gateway dies.
     for _ in 0..5 {
         model.push(Reply::delayed(Duration::from_secs(30), Reply::Echo));
@@ -121,7 +130,10 @@ async fn a_killed_gateway_answers_every_accepted_message_exactly_once() {
     until("five runs in flight", || model.request_count() >= 7).await;
     gateway.0.kill().unwrap();
     gateway.0.wait().unwrap();
-    assert!(telegram.outbox().all().is_empty(), "nothing was delivered before the crash");
+    assert!(
+        telegram.outbox().all().is_empty(),
+        "nothing was delivered before the crash"
+    );
 
     let _gateway = start(home.path(), port);
     let sent = telegram
@@ -130,7 +142,11 @@ async fn a_killed_gateway_answers_every_accepted_message_exactly_once() {
         .await;
     // Anything doubled would show up within a moment more.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let sent = if sent.len() >= 7 { telegram.outbox().all() } else { sent };
+    let sent = if sent.len() >= 7 {
+        telegram.outbox().all()
+    } else {
+        sent
+    };
     for user in 1..=7 {
         let chat = user.to_string();
         let answers: Vec<_> = sent.iter().filter(|m| m.chat_id == chat).collect();
@@ -157,7 +173,10 @@ async fn channels_and_pairing_from_the_command_line() {
         listed.contains("connected")
     })
     .await;
-    assert!(listed.contains("telegram") && listed.contains("@hearth_test_bot"), "{listed}");
+    assert!(
+        listed.contains("telegram") && listed.contains("@hearth_test_bot"),
+        "{listed}"
+    );
 
     telegram.dm(4242, "Ann", "hello");
     let mut pending = String::new();
@@ -172,18 +191,32 @@ async fn channels_and_pairing_from_the_command_line() {
 
     let wrong = run(home.path(), &["pairing", "approve", "NOPE1234"]);
     assert!(!wrong.status.success());
-    assert!(text(&wrong).contains("no pending pairing request"), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("no pending pairing request"),
+        "{}",
+        text(&wrong)
+    );
     let approved = run(home.path(), &["pairing", "approve", &code]);
     assert!(approved.status.success(), "{}", text(&approved));
-    assert!(text(&approved).contains("approved Ann"), "{}", text(&approved));
+    assert!(
+        text(&approved).contains("approved Ann"),
+        "{}",
+        text(&approved)
+    );
     let after = text(&run(home.path(), &["pairing", "list"]));
-    assert!(after.contains("Approved senders") && after.contains("4242"), "{after}");
+    assert!(
+        after.contains("Approved senders") && after.contains("4242"),
+        "{after}"
+    );
 
     let status = text(&run(home.path(), &["channels", "status"]));
     assert!(status.contains("pairing 1"), "{status}");
     let paused = run(home.path(), &["channels", "pause"]);
     assert!(paused.status.success(), "{}", text(&paused));
-    until("paused", || text(&run(home.path(), &["channels", "list"])).contains("paused")).await;
+    until("paused", || {
+        text(&run(home.path(), &["channels", "list"])).contains("paused")
+    })
+    .await;
     run(home.path(), &["channels", "resume"]);
     until("connected again", || {
         text(&run(home.path(), &["channels", "list"])).contains("connected")

@@ -1109,8 +1109,9 @@ pub struct ChannelConfig {
     /// Matrix: the device id to reuse with `accessToken`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
-    /// Matrix: which room invites to accept: `allowlist` (default: from senders the DM policy
-    /// allows), `all`, `none`.
+    /// Matrix: which room invites to accept: `all`, `allowlist` (only from `allowFrom` and
+    /// approved senders), `none`. Default: `all` under `dmPolicy` pairing or open (a stranger's
+    /// DM gets a pairing code), `allowlist` otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_join: Option<String>,
     /// Several accounts (bots) on this platform, by account id.

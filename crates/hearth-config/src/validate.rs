@@ -27,12 +27,32 @@ pub fn validate(config: &Config) -> Vec<Issue> {
 
 /// Platform settings each channel knows; any other is refused with the channel's own names.
 const PLATFORM_KEYS: [(&str, &[&str]); 4] = [
-    ("telegram", &["botToken", "apiRoot", "mode", "webhookUrl", "webhookSecret", "proxy"]),
+    (
+        "telegram",
+        &[
+            "botToken",
+            "apiRoot",
+            "mode",
+            "webhookUrl",
+            "webhookSecret",
+            "proxy",
+        ],
+    ),
     ("discord", &["token", "apiRoot", "intents"]),
-    ("slack", &["botToken", "appToken", "signingSecret", "apiRoot", "mode"]),
+    (
+        "slack",
+        &["botToken", "appToken", "signingSecret", "apiRoot", "mode"],
+    ),
     (
         "matrix",
-        &["homeserver", "userId", "password", "accessToken", "deviceId", "autoJoin"],
+        &[
+            "homeserver",
+            "userId",
+            "password",
+            "accessToken",
+            "deviceId",
+            "autoJoin",
+        ],
     ),
 ];
 
@@ -93,11 +113,8 @@ fn check_channels(config: &Config, out: &mut Vec<Issue>) {
             for key in platform_keys_set(c) {
                 if !known.contains(&key) {
                     out.push(
-                        Issue::error(
-                            child_key(path, key),
-                            format!("is not a {channel} setting"),
-                        )
-                        .with_hint(format!("{channel} uses {}", known.join(", "))),
+                        Issue::error(child_key(path, key), format!("is not a {channel} setting"))
+                            .with_hint(format!("{channel} uses {}", known.join(", "))),
                     );
                 }
             }
@@ -105,8 +122,11 @@ fn check_channels(config: &Config, out: &mut Vec<Issue>) {
                 && !(root.starts_with("http://") || root.starts_with("https://"))
             {
                 out.push(
-                    Issue::error(child_key(path, "apiRoot"), format!("`{root}` is not an http(s) URL"))
-                        .with_hint("e.g. `https://api.telegram.org`"),
+                    Issue::error(
+                        child_key(path, "apiRoot"),
+                        format!("`{root}` is not an http(s) URL"),
+                    )
+                    .with_hint("e.g. `https://api.telegram.org`"),
                 );
             }
             let modes: &[&str] = match channel {
@@ -119,12 +139,20 @@ fn check_channels(config: &Config, out: &mut Vec<Issue>) {
                 && !modes.contains(&mode.as_str())
             {
                 out.push(
-                    Issue::error(child_key(path, "mode"), format!("`{mode}` is not a {channel} mode"))
-                        .with_hint(format!("use {}", modes.join(" or "))),
+                    Issue::error(
+                        child_key(path, "mode"),
+                        format!("`{mode}` is not a {channel} mode"),
+                    )
+                    .with_hint(format!("use {}", modes.join(" or "))),
                 );
             }
         }
-        for account in config.channels.accounts().iter().filter(|a| a.channel == channel) {
+        for account in config
+            .channels
+            .accounts()
+            .iter()
+            .filter(|a| a.channel == channel)
+        {
             if account.dm_policy == crate::DmPolicy::Open
                 && !account.allow_from.iter().any(|a| a == "*")
             {

@@ -78,7 +78,7 @@ async fn reload_loop(rt: Arc<Runtime>, mut rx: mpsc::UnboundedReceiver<()>) {
                 got = rx.recv() => if got.is_none() { return },
             }
         }
-        reload_once(&rt).await;
+        Box::pin(reload_once(&rt)).await;
     }
 }
 

@@ -13,8 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::transcript::{Message, Usage};
 pub use crate::channels::*;
+use crate::transcript::{Message, Usage};
 
 /// Compile-time description of one method, for typed clients.
 pub trait MethodSpec {

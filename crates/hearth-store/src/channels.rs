@@ -707,7 +707,7 @@ mod tests {
             ..row.clone()
         };
         store.put_pairing(&old).await.expect("put old");
-        assert_eq!(store.pairings(now).await.expect("list"), [row.clone()]);
+        assert_eq!(store.pairings(now).await.expect("list"), std::slice::from_ref(&row));
         assert_eq!(
             store.take_pairing("abcd1234").await.expect("take"),
             Some(row)

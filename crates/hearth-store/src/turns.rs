@@ -1,7 +1,7 @@
 //! Transcripts and runs: the per-turn read and the per-turn write transaction.
 
-use sqlx::AssertSqlSafe;
 use hearth_protocol::transcript::Message;
+use sqlx::AssertSqlSafe;
 
 use crate::model::{RUN_COLUMNS, RunRow, title_from};
 use crate::writer::Job;

@@ -2,8 +2,8 @@
 //! usage summaries add up. Both ride the `started_at` index; the summing (by local day, agent,
 //! channel, model) is the caller's, which knows the user's time zone.
 
-use sqlx::AssertSqlSafe;
 use hearth_protocol::transcript::Usage;
+use sqlx::AssertSqlSafe;
 
 use crate::model::{RUN_COLUMNS, RunRow, from_db_int};
 use crate::{RunRecord, Store, StoreError};

@@ -14,6 +14,7 @@
 //! - [`telegram`]: [`FakeTelegram`], the Telegram Bot API (`/bot<token>/<method>`, file downloads).
 //! - [`discord`]: [`FakeDiscord`], Discord's Gateway WebSocket and REST API.
 //! - [`slack`]: [`FakeSlack`], Slack's Web API and Socket Mode WebSocket.
+//! - [`synapse`]: [`synapse::Synapse`], not a fake but a real Matrix homeserver on loopback.
 //!
 //! Fakes are scripted with a queue of replies (model-list routes with a queue of their own, and
 //! the models they list set with `set_models`), record every request they receive, and shut down
@@ -30,6 +31,7 @@ pub mod openai;
 pub mod openai_responses;
 pub mod script;
 pub mod slack;
+pub mod synapse;
 pub mod telegram;
 
 pub use anthropic::FakeAnthropic;

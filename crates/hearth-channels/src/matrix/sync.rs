@@ -74,7 +74,12 @@ pub(super) async fn run(
             "the Matrix client has no session".to_owned(),
         ));
     };
-    let display_name = client.account().get_display_name().await.ok().flatten();
+    // Only used to recognise mentions by name: a failure here is not worth failing the run.
+    let account = client.account();
+    let display_name = tokio::select! {
+        () = ctx.cancel.cancelled() => return Ok(()),
+        name = account.get_display_name() => name.ok().flatten(),
+    };
     let mut pass = Pass {
         adapter,
         client,

@@ -243,12 +243,20 @@ async fn settings_for(
                 .map(|a| a.sender_id),
         );
     }
+    // A stranger must be able to open a DM to ask for pairing; otherwise only allowed senders'
+    // invites are accepted.
     let auto_join = p.auto_join.clone().or_else(|| {
-        matches!(
-            account.dm_policy,
-            hearth_config::DmPolicy::Pairing | hearth_config::DmPolicy::Open
+        Some(
+            if matches!(
+                account.dm_policy,
+                hearth_config::DmPolicy::Pairing | hearth_config::DmPolicy::Open
+            ) {
+                "all"
+            } else {
+                "allowlist"
+            }
+            .to_owned(),
         )
-        .then(|| "all".to_owned())
     });
     Ok(AccountSettings {
         store_passphrase: found.get(&store_key).cloned(),

@@ -240,7 +240,7 @@ mod tests {
 
         append(
             &day1,
-            &(line("INFO", "one") + &line("DEBUG", "two") + &line("WARN", "three")),
+            &(line("INFO", "one") + line("DEBUG", "two").as_str() + line("WARN", "three").as_str()),
         );
         let first = call(dir.path(), None, Some(2), None);
         assert_eq!(messages(&first), ["two", "three"]);
@@ -276,7 +276,7 @@ mod tests {
     fn a_cursor_that_cannot_continue_starts_over() {
         let dir = tempfile::tempdir().unwrap();
         let day = dir.path().join("hearth.2025-01-01.log");
-        append(&day, &(line("INFO", "a") + &line("INFO", "b")));
+        append(&day, &(line("INFO", "a") + line("INFO", "b").as_str()));
         let first = call(dir.path(), None, None, None);
         std::fs::write(&day, line("INFO", "c")).unwrap();
         let after_truncation = call(dir.path(), Some(&first.cursor), None, None);

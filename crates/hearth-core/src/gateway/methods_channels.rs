@@ -368,23 +368,21 @@ pub(super) async fn pairing_decide(
                 ),
             )
         })?;
-    if approve {
-        if let Some(handle) = rt.channels.handle(&row.channel, &row.account) {
-            let target = hearth_channels::Target {
-                peer_kind: hearth_channels::PeerKind::Direct,
-                chat_id: row.chat_id.clone(),
-                thread_id: None,
-                reply_to: None,
-            };
-            channels::inbound::queue_text(
-                rt,
-                &handle,
-                &target,
-                "You're approved. Send me a message any time.",
-                None,
-            )
-            .await;
-        }
+    if approve && let Some(handle) = rt.channels.handle(&row.channel, &row.account) {
+        let target = hearth_channels::Target {
+            peer_kind: hearth_channels::PeerKind::Direct,
+            chat_id: row.chat_id.clone(),
+            thread_id: None,
+            reply_to: None,
+        };
+        channels::inbound::queue_text(
+            rt,
+            &handle,
+            &target,
+            "You're approved. Send me a message any time.",
+            None,
+        )
+        .await;
     }
     let decision = PairingDecision {
         channel: row.channel,

@@ -147,7 +147,9 @@ pub(super) async fn check_text(rt: &Runtime, text: &str) -> Result<Checked, Erro
     let parsed = hearth_config::parse_str(text, &hearth_config::process_env)
         .map_err(|e| invalid_config(issues_of(&e)))?;
     let hash = hearth_config::content_hash(text.as_bytes());
-    let prepared = reload::prepare(rt, parsed.config, hash)
+    // Boxed: a whole config (and the live state built from it) is large to carry inline in every
+    // caller's future.
+    let prepared = Box::pin(reload::prepare(rt, parsed.config, hash))
         .await
         .map_err(|e| match e {
             // A refusal is about the config itself, e.g. auth naming a secret that is not stored.
