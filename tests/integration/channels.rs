@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use hearth_protocol::methods::{ChannelState, Empty, PairingCodeParams, spec};
-use hearth_test_utils::{FakeDiscord, FakeSlack, FakeTelegram, Reply, SentMessage};
+use hearth_test_utils::{FakeDiscord, FakeSlack, FakeTelegram, Outbox, Reply, SentMessage};
 
 use crate::harness::TestGateway;
 
@@ -32,8 +32,14 @@ pub(crate) trait Platform: Send + Sync + Sized + 'static {
     fn photo_dm(&self, user: u32, name: &str, png: &[u8], caption: &str) -> String;
     /// The group id as the config names it (for `groups`).
     fn group_id(&self, group: u32) -> String;
-    fn sent(&self, chat: &str) -> Vec<SentMessage>;
-    async fn wait_sent(&self, chat: &str, n: usize, timeout: Duration) -> Vec<SentMessage>;
+    /// What the bot sent.
+    fn outbox(&self) -> &Outbox;
+    fn sent(&self, chat: &str) -> Vec<SentMessage> {
+        self.outbox().in_chat(chat)
+    }
+    async fn wait_sent(&self, chat: &str, n: usize, timeout: Duration) -> Vec<SentMessage> {
+        self.outbox().wait_for(chat, n, timeout).await
+    }
     fn rate_limit_next(&self, n: usize, secs: u64);
     fn drop_connections(&self);
 }
@@ -66,11 +72,8 @@ impl Platform for FakeTelegram {
     fn group_id(&self, group: u32) -> String {
         format!("-100{group}")
     }
-    fn sent(&self, chat: &str) -> Vec<SentMessage> {
-        self.outbox().in_chat(chat)
-    }
-    async fn wait_sent(&self, chat: &str, n: usize, timeout: Duration) -> Vec<SentMessage> {
-        self.outbox().wait_for(chat, n, timeout).await
+    fn outbox(&self) -> &Outbox {
+        FakeTelegram::outbox(self)
     }
     fn rate_limit_next(&self, n: usize, secs: u64) {
         FakeTelegram::rate_limit_next(self, n, secs);
@@ -115,11 +118,8 @@ impl Platform for FakeSlack {
     fn group_id(&self, group: u32) -> String {
         format!("C{group}")
     }
-    fn sent(&self, chat: &str) -> Vec<SentMessage> {
-        self.outbox().in_chat(chat)
-    }
-    async fn wait_sent(&self, chat: &str, n: usize, timeout: Duration) -> Vec<SentMessage> {
-        self.outbox().wait_for(chat, n, timeout).await
+    fn outbox(&self) -> &Outbox {
+        FakeSlack::outbox(self)
     }
     fn rate_limit_next(&self, n: usize, secs: u64) {
         FakeSlack::rate_limit_next(self, n, secs);
@@ -159,11 +159,8 @@ impl Platform for FakeDiscord {
     fn group_id(&self, group: u32) -> String {
         format!("90{group}")
     }
-    fn sent(&self, chat: &str) -> Vec<SentMessage> {
-        self.outbox().in_chat(chat)
-    }
-    async fn wait_sent(&self, chat: &str, n: usize, timeout: Duration) -> Vec<SentMessage> {
-        self.outbox().wait_for(chat, n, timeout).await
+    fn outbox(&self) -> &Outbox {
+        FakeDiscord::outbox(self)
     }
     fn rate_limit_next(&self, n: usize, secs: u64) {
         FakeDiscord::rate_limit_next(self, n, u32::try_from(secs).unwrap());

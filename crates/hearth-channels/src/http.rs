@@ -66,6 +66,33 @@ pub fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .and_then(seconds)
 }
 
+/// A file larger than the account allows (`mediaMaxMb`).
+pub fn too_big(max_bytes: u64) -> ChannelError {
+    ChannelError::Permanent(format!(
+        "the file is larger than the {max_bytes} bytes allowed (mediaMaxMb)"
+    ))
+}
+
+/// Reads a download's body, refusing more than `max_bytes` by its announced length and while
+/// reading, so a lying or missing `Content-Length` cannot fill memory.
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    max_bytes: u64,
+    what: &str,
+) -> Result<bytes::Bytes, ChannelError> {
+    if response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(too_big(max_bytes));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e, what))? {
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            return Err(too_big(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,55 +3,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{Gateway, free_port, hearth, run, text};
 use hearth_test_utils::{FakeOpenAi, FakeToolCall, Reply};
 
 const TOKEN: &str = "approvals-test-token";
-
-fn hearth(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-    cmd.env("HEARTH_HOME", home)
-        .env("HEARTH_SECRETS_BACKEND", "file")
-        .env_remove("HEARTH_GATEWAY_URL")
-        .env_remove("HEARTH_GATEWAY_TOKEN")
-        .env("HEARTH_LOG", "warn")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(home: &Path, args: &[&str]) -> Output {
-    hearth(home).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_command_is_listed_and_runs_once_approved() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     std::fs::write(
         home.path().join("hearth.json"),
         format!(
@@ -65,19 +31,7 @@ async fn a_waiting_command_is_listed_and_runs_once_approved() {
         ),
     )
     .unwrap();
-    let _gateway = Killed(
-        hearth(home.path())
-            .args(["gateway", "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "gateway did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _gateway = Gateway::start(home.path(), port);
 
     let out = run(home.path(), &["approvals", "list"]);
     assert!(out.status.success(), "{}", text(&out));

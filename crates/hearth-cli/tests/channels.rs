@@ -4,54 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Gateway, free_port, run, text};
 use hearth_test_utils::telegram::FakeTelegram;
 use hearth_test_utils::{FakeOpenAi, Reply};
 
 const TOKEN: &str = "channels-test-token";
-
-fn hearth(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-    cmd.env("HEARTH_HOME", home)
-        .env("HEARTH_SECRETS_BACKEND", "file")
-        .env_remove("HEARTH_GATEWAY_URL")
-        .env_remove("HEARTH_GATEWAY_TOKEN")
-        .env("HEARTH_LOG", "warn")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(home: &Path, args: &[&str]) -> Output {
-    hearth(home).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn write_config(home: &Path, port: u16, model: &FakeOpenAi, telegram: &FakeTelegram, policy: &str) {
     std::fs::write(
@@ -72,18 +34,7 @@ fn write_config(home: &Path, port: u16, model: &FakeOpenAi, telegram: &FakeTeleg
 }
 
 fn start(home: &Path, port: u16) -> Gateway {
-    let child = hearth(home)
-        .args(["gateway", "run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "gateway did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Gateway(child)
+    Gateway::start(home, port)
 }
 
 async fn until(what: &str, mut done: impl FnMut() -> bool) {

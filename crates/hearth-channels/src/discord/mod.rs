@@ -465,11 +465,7 @@ impl ChannelAdapter for Discord {
     }
 
     async fn fetch(&self, attachment: &Attachment, max_bytes: u64) -> Result<Bytes, ChannelError> {
-        let too_big = || {
-            ChannelError::Permanent(format!(
-                "the Discord attachment is larger than {max_bytes} bytes"
-            ))
-        };
+        let too_big = || crate::http::too_big(max_bytes);
         if attachment.size.is_some_and(|size| size > max_bytes) {
             return Err(too_big());
         }
@@ -481,7 +477,7 @@ impl ChannelAdapter for Discord {
             })?;
         // Attachment URLs are signed CDN links: the bot token is never sent along.
         let what = "download a Discord attachment";
-        let mut response = self
+        let response = self
             .http
             .get(url)
             .send()
@@ -494,20 +490,6 @@ impl ChannelAdapter for Discord {
                 _ => ChannelError::Permanent(format!("{what} (HTTP {status})")),
             });
         }
-        if response.content_length().is_some_and(|len| len > max_bytes) {
-            return Err(too_big());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| transport(&err, what))?
-        {
-            if (body.len() + chunk.len()) as u64 > max_bytes {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Bytes::from(body))
+        crate::http::read_limited(response, max_bytes, what).await
     }
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use self::api::{
@@ -400,11 +400,7 @@ impl ChannelAdapter for Slack {
     }
 
     async fn fetch(&self, attachment: &Attachment, max_bytes: u64) -> Result<Bytes, ChannelError> {
-        let too_big = || {
-            ChannelError::Permanent(format!(
-                "the file is larger than the {max_bytes} bytes allowed"
-            ))
-        };
+        let too_big = || crate::http::too_big(max_bytes);
         if attachment.size.is_some_and(|size| size > max_bytes) {
             return Err(too_big());
         }
@@ -416,7 +412,7 @@ impl ChannelAdapter for Slack {
             ));
         }
         let what = "slack file download";
-        let mut response = self
+        let response = self
             .api
             .http()
             .get(url)
@@ -445,21 +441,7 @@ impl ChannelAdapter for Slack {
                     .into(),
             ));
         }
-        if response.content_length().is_some_and(|len| len > max_bytes) {
-            return Err(too_big());
-        }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| transport(&err, what))?
-        {
-            if (body.len() + chunk.len()) as u64 > max_bytes {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
+        crate::http::read_limited(response, max_bytes, what).await
     }
 
     async fn webhook(&self, req: WebhookRequest, sink: Arc<dyn InboundSink>) -> WebhookReply {

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -308,7 +308,7 @@ impl Api {
     ) -> Result<Bytes, ChannelError> {
         let what = "telegram file download";
         let url = format!("{}/file/bot{}/{file_path}", self.root, self.token);
-        let mut response = self
+        let response = self
             .http
             .get(url)
             .timeout(timeout)
@@ -323,25 +323,11 @@ impl Api {
                 what,
             ));
         }
-        if response.content_length().is_some_and(|n| n > max_bytes) {
-            return Err(too_big(max_bytes));
-        }
-        let mut bytes = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e, what))? {
-            if (bytes.len() + chunk.len()) as u64 > max_bytes {
-                return Err(too_big(max_bytes));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes.freeze())
+        crate::http::read_limited(response, max_bytes, what).await
     }
 }
 
-pub(super) fn too_big(max_bytes: u64) -> ChannelError {
-    ChannelError::Permanent(format!(
-        "the telegram file is larger than the {max_bytes} bytes allowed"
-    ))
-}
+pub(super) use crate::http::too_big;
 
 #[cfg(test)]
 mod tests {

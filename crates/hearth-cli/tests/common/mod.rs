@@ -1,0 +1,70 @@
+//! What the binary's tests share: running `hearth` against a private home, reading its output,
+//! and a background gateway killed when the test ends.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `hearth` with `home` as its state directory, the encrypted-file secret store, and no gateway
+/// address or token from the test runner's environment.
+pub fn hearth(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    cmd.env("HEARTH_HOME", home)
+        .env("HEARTH_SECRETS_BACKEND", "file")
+        .env_remove("HEARTH_GATEWAY_URL")
+        .env_remove("HEARTH_GATEWAY_TOKEN")
+        .env("HEARTH_LOG", "warn")
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    hearth(home).args(args).output().expect("hearth runs")
+}
+
+/// Everything the command printed.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A `hearth gateway run` child, killed (SIGKILL) when dropped.
+pub struct Gateway(pub Child);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Gateway {
+    /// Starts `hearth gateway run` and waits until `port` accepts connections.
+    pub fn start(home: &Path, port: u16) -> Gateway {
+        let child = hearth(home)
+            .args(["gateway", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gateway spawns");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "gateway did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Gateway(child)
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
