@@ -15,6 +15,8 @@ mod config_methods;
 mod failover;
 mod insights;
 mod lifecycle;
+#[cfg(feature = "matrix")]
+mod matrix;
 mod mcp;
 mod onboarding;
 mod openai_http;
