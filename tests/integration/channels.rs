@@ -420,6 +420,18 @@ pub(crate) async fn rate_limits_are_honoured<P: Platform>() {
     );
 }
 
+pub(crate) async fn slash_commands_are_answered_by_the_gateway<P: Platform>() {
+    let r = rig::<P>(OPEN).await;
+    r.t.fake.push(Reply::text("Remembered."));
+    let chat = r.p.dm(1, "Ann", "remember this");
+    r.wait_text(&chat, "Remembered.").await;
+    r.p.dm(1, "Ann", "/status");
+    r.wait_text(&chat, "Model: fake/fake-model").await;
+    r.p.dm(1, "Ann", "/reset");
+    r.wait_text(&chat, "Started a new session").await;
+    assert_eq!(r.t.fake.request_count(), 1, "commands cost no model call");
+}
+
 /// A 1×1 PNG.
 fn tiny_png() -> Vec<u8> {
     use base64::Engine as _;
@@ -447,6 +459,8 @@ macro_rules! conformance {
                 async fn images_reach_the_model() { super::images_reach_the_model::<$ty>().await }
                 #[tokio::test]
                 async fn a_dropped_connection_loses_and_doubles_nothing() { super::a_dropped_connection_loses_and_doubles_nothing::<$ty>().await }
+                #[tokio::test]
+                async fn slash_commands_are_answered_by_the_gateway() { super::slash_commands_are_answered_by_the_gateway::<$ty>().await }
                 #[tokio::test]
                 async fn rate_limits_are_honoured() { super::rate_limits_are_honoured::<$ty>().await }
             }

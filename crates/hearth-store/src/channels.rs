@@ -65,6 +65,19 @@ pub struct PairingRow {
     pub expires_at: i64,
 }
 
+/// What [`Store::request_pairing`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairingOutcome {
+    /// A new request was stored; the sender gets its code.
+    Created,
+    /// The sender already has a request waiting.
+    Pending,
+    /// The account already has the most requests it keeps waiting.
+    Full,
+    /// The sender was approved meanwhile.
+    Approved,
+}
+
 /// A sender the owner approved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovedRow {
@@ -412,6 +425,65 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a pairing request for `row`'s sender unless one is waiting, the account already
+    /// has `max_pending` waiting, or the sender is approved, all decided in one transaction with
+    /// the approvals ([`Store::resolve_pairing`]), so a message racing an approval never gets a
+    /// second code.
+    pub async fn request_pairing(
+        &self,
+        row: &PairingRow,
+        max_pending: usize,
+    ) -> Result<PairingOutcome, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let approved: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM channel_approved WHERE channel = ? AND account = ? AND sender_id = ?",
+        )
+        .bind(&row.channel)
+        .bind(&row.account)
+        .bind(&row.sender_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if approved.is_some() {
+            return Ok(PairingOutcome::Approved);
+        }
+        sqlx::query("DELETE FROM channel_pairing WHERE expires_at <= ?")
+            .bind(row.created_at)
+            .execute(&mut *tx)
+            .await?;
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT sender_id FROM channel_pairing WHERE channel = ? AND account = ?",
+        )
+        .bind(&row.channel)
+        .bind(&row.account)
+        .fetch_all(&mut *tx)
+        .await?;
+        let outcome = if waiting.contains(&row.sender_id) {
+            PairingOutcome::Pending
+        } else if waiting.len() >= max_pending {
+            PairingOutcome::Full
+        } else {
+            sqlx::query(
+                "INSERT INTO channel_pairing (channel, account, sender_id, sender_name, chat_id, \
+                 code, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&row.channel)
+            .bind(&row.account)
+            .bind(&row.sender_id)
+            .bind(&row.sender_name)
+            .bind(&row.chat_id)
+            .bind(&row.code)
+            .bind(row.created_at)
+            .bind(row.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            PairingOutcome::Created
+        };
+        tx.commit().await?;
+        self.wrote();
+        Ok(outcome)
+    }
+
     /// Pairing requests not expired at `now`, oldest first (expired ones are deleted).
     pub async fn pairings(&self, now: i64) -> Result<Vec<PairingRow>, StoreError> {
         {
@@ -686,6 +758,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_pairing_request_is_made_once_and_not_after_approval() {
+        let store = Store::open_memory().await.expect("store");
+        let now = now_ms();
+        let row = |sender: &str, code: &str| PairingRow {
+            channel: "telegram".into(),
+            account: "default".into(),
+            sender_id: sender.into(),
+            sender_name: None,
+            chat_id: sender.into(),
+            code: code.into(),
+            created_at: now,
+            expires_at: now + 3_600_000,
+        };
+        let ask = |r: PairingRow| {
+            let store = store.clone();
+            async move { store.request_pairing(&r, 2).await.expect("request") }
+        };
+        assert_eq!(ask(row("1", "AAAA")).await, PairingOutcome::Created);
+        assert_eq!(ask(row("1", "BBBB")).await, PairingOutcome::Pending);
+        assert_eq!(ask(row("2", "CCCC")).await, PairingOutcome::Created);
+        assert_eq!(ask(row("3", "DDDD")).await, PairingOutcome::Full);
+        let approved = store.resolve_pairing("aaaa", true).await.expect("resolve");
+        assert_eq!(approved.map(|r| r.sender_id), Some("1".to_owned()));
+        assert!(
+            store
+                .is_approved("telegram", "default", "1")
+                .await
+                .expect("approved")
+        );
+        assert_eq!(ask(row("1", "EEEE")).await, PairingOutcome::Approved);
+        assert_eq!(
+            store
+                .resolve_pairing("cccc", false)
+                .await
+                .expect("deny")
+                .map(|r| r.code),
+            Some("CCCC".to_owned())
+        );
+        assert!(
+            !store
+                .is_approved("telegram", "default", "2")
+                .await
+                .expect("denied")
+        );
+        assert_eq!(ask(row("3", "FFFF")).await, PairingOutcome::Created);
+    }
+
+    #[tokio::test]
     async fn pairing_codes_are_taken_once_and_expire() {
         let store = Store::open_memory().await.expect("store");
         let now = now_ms();
@@ -707,7 +827,10 @@ mod tests {
             ..row.clone()
         };
         store.put_pairing(&old).await.expect("put old");
-        assert_eq!(store.pairings(now).await.expect("list"), std::slice::from_ref(&row));
+        assert_eq!(
+            store.pairings(now).await.expect("list"),
+            std::slice::from_ref(&row)
+        );
         assert_eq!(
             store.take_pairing("abcd1234").await.expect("take"),
             Some(row)

@@ -23,7 +23,9 @@ mod turns;
 mod usage;
 mod writer;
 
-pub use channels::{ApprovedRow, InboundRow, NewOutbound, OutboundRow, PairingRow, QueueCounts};
+pub use channels::{
+    ApprovedRow, InboundRow, NewOutbound, OutboundRow, PairingOutcome, PairingRow, QueueCounts,
+};
 pub use compactions::{CompactionRecord, NewCompaction, SessionContext, TranscriptEntry};
 pub use error::StoreError;
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};

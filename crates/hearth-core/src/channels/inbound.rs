@@ -17,7 +17,7 @@ use hearth_channels::{
 use hearth_protocol::events::Event;
 use hearth_protocol::methods::PairingRequest;
 use hearth_protocol::transcript::{ContentBlock, Message, Role};
-use hearth_store::{InboundRow, NewOutbound, PairingRow};
+use hearth_store::{InboundRow, NewOutbound, PairingOutcome, PairingRow};
 use rand::Rng as _;
 use tokio::sync::mpsc;
 
@@ -106,34 +106,48 @@ pub(crate) async fn accept(
             tracing::debug!(channel = %inbound.channel, chat = %inbound.chat_id, reason = reason.as_str(), "group message ignored");
             Ok(())
         }
-        Decision::Pair => pair(rt, handle, &inbound).await,
-        Decision::Allow => {
-            let envelope = serde_json::to_string(&inbound).map_err(|e| SinkError(e.to_string()))?;
-            let row = InboundRow {
-                id: new_id(),
-                channel: inbound.channel.clone(),
-                account: inbound.account.clone(),
-                chat_id: inbound.chat_id.clone(),
-                message_id: inbound.message_id.clone(),
-                sender_id: inbound.sender_id.clone(),
-                envelope,
-                received_at: now_ms(),
-            };
-            let fresh = rt
-                .store
-                .insert_inbound(&row)
-                .await
-                .map_err(|e| SinkError(e.to_string()))?;
-            if fresh {
-                counters.allowed.fetch_add(1, Ordering::Relaxed);
-                spawn_process(rt, handle.clone(), row.id, inbound);
-                super::publish_status(rt);
+        Decision::Pair => {
+            if pair(rt, handle, &inbound).await? {
+                admit(rt, handle, inbound).await
             } else {
-                tracing::debug!(message = %inbound.message_id, "message delivered again; already stored");
+                Ok(())
             }
-            Ok(())
         }
+        Decision::Allow => admit(rt, handle, inbound).await,
     }
+}
+
+/// Stores an allowed message and starts answering it.
+async fn admit(
+    rt: &Arc<Runtime>,
+    handle: &Arc<AccountHandle>,
+    inbound: Inbound,
+) -> Result<(), SinkError> {
+    let counters = &handle.counters;
+    let envelope = serde_json::to_string(&inbound).map_err(|e| SinkError(e.to_string()))?;
+    let row = InboundRow {
+        id: new_id(),
+        channel: inbound.channel.clone(),
+        account: inbound.account.clone(),
+        chat_id: inbound.chat_id.clone(),
+        message_id: inbound.message_id.clone(),
+        sender_id: inbound.sender_id.clone(),
+        envelope,
+        received_at: now_ms(),
+    };
+    let fresh = rt
+        .store
+        .insert_inbound(&row)
+        .await
+        .map_err(|e| SinkError(e.to_string()))?;
+    if fresh {
+        counters.allowed.fetch_add(1, Ordering::Relaxed);
+        spawn_process(rt, handle.clone(), row.id, inbound);
+        super::publish_status(rt);
+    } else {
+        tracing::debug!(message = %inbound.message_id, "message delivered again; already stored");
+    }
+    Ok(())
 }
 
 fn pairing_code() -> String {
@@ -144,32 +158,13 @@ fn pairing_code() -> String {
 }
 
 /// A stranger's direct message under `dmPolicy: pairing`: they get a code and nothing else.
+/// Answers true when the sender turned out to be approved meanwhile (the message is allowed).
 async fn pair(
     rt: &Arc<Runtime>,
     handle: &Arc<AccountHandle>,
     inbound: &Inbound,
-) -> Result<(), SinkError> {
+) -> Result<bool, SinkError> {
     let now = now_ms();
-    let pending = rt
-        .store
-        .pairings(now)
-        .await
-        .map_err(|e| SinkError(e.to_string()))?;
-    let mine = |p: &&PairingRow| p.channel == inbound.channel && p.account == inbound.account;
-    if pending
-        .iter()
-        .filter(mine)
-        .any(|p| p.sender_id == inbound.sender_id)
-    {
-        // Already has a code; one reminder per request is enough.
-        return Ok(());
-    }
-    if pending.iter().filter(mine).count() >= MAX_PENDING_PAIRINGS {
-        tracing::warn!(channel = %inbound.channel, account = %inbound.account, sender = %inbound.sender_id,
-            "pairing request ignored: {MAX_PENDING_PAIRINGS} already wait for approval");
-        handle.counters.denied.fetch_add(1, Ordering::Relaxed);
-        return Ok(());
-    }
     let code = pairing_code();
     let row = PairingRow {
         channel: inbound.channel.clone(),
@@ -181,10 +176,26 @@ async fn pair(
         created_at: now,
         expires_at: now + i64::try_from(PAIRING_TTL.as_millis()).unwrap_or(i64::MAX / 2),
     };
-    rt.store
-        .put_pairing(&row)
+    let outcome = rt
+        .store
+        .request_pairing(&row, MAX_PENDING_PAIRINGS)
         .await
         .map_err(|e| SinkError(e.to_string()))?;
+    match outcome {
+        PairingOutcome::Approved => return Ok(true),
+        PairingOutcome::Created => {}
+        PairingOutcome::Pending | PairingOutcome::Full => {
+            // Not let in: the sender already has a code (one per request is enough), or too
+            // many strangers are waiting already.
+            handle.counters.denied.fetch_add(1, Ordering::Relaxed);
+            if outcome == PairingOutcome::Full {
+                tracing::warn!(channel = %inbound.channel, account = %inbound.account, sender = %inbound.sender_id,
+                    "pairing request ignored: {MAX_PENDING_PAIRINGS} already wait for approval");
+            }
+            super::publish_status(rt);
+            return Ok(false);
+        }
+    }
     handle.counters.pairing.fetch_add(1, Ordering::Relaxed);
     let text = format!(
         "Hi! I don't know you yet. Your pairing code is **{code}**. Ask my owner to approve it \
@@ -204,7 +215,7 @@ async fn pair(
     };
     rt.bus.publish(Event::PairingRequested(request));
     super::publish_status(rt);
-    Ok(())
+    Ok(false)
 }
 
 /// Queues `markdown` (rendered and split for the platform) to `target`, not tied to an inbound
@@ -364,6 +375,30 @@ async fn process(
     let agent = live.agents.default_agent().clone();
     let key = session_key(&agent.id, &inbound);
     let target = inbound.reply_target();
+    // `/new`, `/reset`, `/stop`, `/status`, `/compact`, `/model`: answered by the gateway.
+    if let Some(command) = crate::commands::SlashCommand::parse(&inbound.text) {
+        let text = match Box::pin(crate::gateway::methods::command_reply(
+            rt, command, &agent, &key,
+        ))
+        .await
+        {
+            Ok(text) => text,
+            Err(e) => e.message,
+        };
+        let items = outbound_items(
+            handle,
+            adapter.as_ref(),
+            &target,
+            &text,
+            None,
+            Some(inbound_id),
+        );
+        if let Err(e) = rt.store.finish_inbound(inbound_id, None, &items).await {
+            tracing::error!(error = %e, "queueing a command's answer failed");
+        }
+        handle.wake.notify_waiters();
+        return;
+    }
     let input = user_input(handle, adapter.as_ref(), &inbound).await;
     let caps = adapter.capabilities();
     let group_prompt = handle

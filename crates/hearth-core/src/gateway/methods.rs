@@ -366,6 +366,24 @@ async fn run_command(
     agent: &Agent,
     key: String,
 ) -> MethodResult {
+    let reply = command_reply(rt, command, agent, &key).await?;
+    ok(ChatSendResult {
+        run_id: new_id(),
+        session_key: key,
+        status: RunAcceptance::Command,
+        reply: Some(reply),
+    })
+}
+
+/// Runs a slash command the gateway answers itself (from the web chat or a channel) on the
+/// session `key`; answers the text to show.
+pub(crate) async fn command_reply(
+    rt: &Arc<Runtime>,
+    command: SlashCommand,
+    agent: &Agent,
+    key: &str,
+) -> Result<String, ErrorShape> {
+    let key = key.to_owned();
     let reply = match command {
         SlashCommand::Reset => {
             rt.sessions.abort(&key, None);
@@ -387,12 +405,7 @@ async fn run_command(
         SlashCommand::Compact => compact_text(rt, agent, &key).await?,
         SlashCommand::Model(choice) => model_text(rt, agent, &key, choice).await?,
     };
-    ok(ChatSendResult {
-        run_id: new_id(),
-        session_key: key,
-        status: RunAcceptance::Command,
-        reply: Some(reply),
-    })
+    Ok(reply)
 }
 
 /// `/status`: the session's model, size, tokens, cost and how full the context is.
