@@ -473,3 +473,79 @@ conformance! {
     discord: FakeDiscord,
     slack: FakeSlack,
 }
+
+/// Two accounts of one channel run, fail and are removed each on its own.
+#[tokio::test]
+async fn accounts_of_one_channel_are_independent() {
+    use hearth_protocol::methods::ChannelsRemoveParams;
+    let home = FakeTelegram::start().await;
+    let work = FakeTelegram::start().await;
+    let t = TestGateway::start_with(&format!(
+        r#"channels: {{ telegram: {{ dmPolicy: "open", allowFrom: ["*"], accounts: {{
+            home: {{ botToken: "{}", apiRoot: "{}" }},
+            work: {{ botToken: "123:not-the-token", apiRoot: "{}" }} }} }} }}"#,
+        home.token(),
+        home.url(),
+        work.url()
+    ))
+    .await;
+    let client = t.client().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let status = loop {
+        let status = client.call::<spec::ChannelsStatus>(Empty {}).await.unwrap();
+        let state = |account: &str| {
+            status
+                .channels
+                .iter()
+                .find(|c| c.channel == "telegram" && c.account == account)
+                .map(|c| c.state)
+        };
+        if state("home") == Some(ChannelState::Connected)
+            && state("work") == Some(ChannelState::Failed)
+        {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let failed = status
+        .channels
+        .iter()
+        .find(|c| c.account == "work")
+        .unwrap();
+    let error = failed.last_error.clone().unwrap_or_default();
+    assert!(error.contains("refused the credentials"), "{error}");
+    assert!(
+        !error.contains("not-the-token"),
+        "the token leaked: {error}"
+    );
+
+    t.fake.push(Reply::text("home answers"));
+    home.dm(1, "Ann", "hi");
+    home.outbox().wait_for("1", 1, WAIT).await;
+    assert_eq!(home.outbox().in_chat("1")[0].text, "home answers");
+
+    client
+        .call::<spec::ChannelsRemove>(ChannelsRemoveParams {
+            channel: "telegram".into(),
+            account: Some("work".into()),
+            base_hash: None,
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = client.call::<spec::ChannelsStatus>(Empty {}).await.unwrap();
+        let accounts: Vec<_> = status
+            .channels
+            .iter()
+            .filter(|c| c.channel == "telegram")
+            .map(|c| (c.account.as_str(), c.state))
+            .collect();
+        if accounts == [("home", ChannelState::Connected)] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{accounts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
