@@ -177,12 +177,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Inbound messages not answered yet, oldest first.
-    pub async fn pending_inbound(&self) -> Result<Vec<InboundRow>, StoreError> {
+    /// One account's inbound messages not answered yet, oldest first.
+    pub async fn pending_inbound(
+        &self,
+        channel: &str,
+        account: &str,
+    ) -> Result<Vec<InboundRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, channel, account, chat_id, message_id, sender_id, envelope, received_at \
-             FROM channel_inbound WHERE status = 'pending' ORDER BY received_at, rowid",
+             FROM channel_inbound WHERE status = 'pending' AND channel = ? AND account = ? \
+             ORDER BY received_at, rowid",
         )
+        .bind(channel)
+        .bind(account)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -286,40 +293,6 @@ impl Store {
         Ok(at)
     }
 
-    /// One queued message by its sequence number.
-    pub async fn outbound(&self, seq: i64) -> Result<Option<OutboundRow>, StoreError> {
-        let sql = format!("SELECT {OUTBOUND_COLUMNS} FROM channel_outbound WHERE seq = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seq)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref()
-            .map(outbound_row)
-            .transpose()
-            .map_err(StoreError::from)
-    }
-
-    /// Every queued message of an account (for tests and `channels status --verbose`), by seq.
-    pub async fn outbound_for(
-        &self,
-        channel: &str,
-        account: &str,
-    ) -> Result<Vec<OutboundRow>, StoreError> {
-        let sql = format!(
-            "SELECT {OUTBOUND_COLUMNS} FROM channel_outbound WHERE channel = ? AND account = ? \
-             ORDER BY seq"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(channel)
-            .bind(account)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(outbound_row)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
-    }
-
     /// Records a successful send.
     pub async fn outbound_sent(&self, seq: i64, platform_id: &str) -> Result<(), StoreError> {
         let _writer = self.write_lock.lock().await;
@@ -399,30 +372,6 @@ impl Store {
             outbound_pending: count("outp")?,
             outbound_failed: count("outf")?,
         })
-    }
-
-    /// Stores (or replaces) a sender's pairing request.
-    pub async fn put_pairing(&self, row: &PairingRow) -> Result<(), StoreError> {
-        let _writer = self.write_lock.lock().await;
-        sqlx::query(
-            "INSERT INTO channel_pairing (channel, account, sender_id, sender_name, chat_id, code, \
-             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, account, \
-             sender_id) DO UPDATE SET sender_name = excluded.sender_name, chat_id = \
-             excluded.chat_id, code = excluded.code, created_at = excluded.created_at, \
-             expires_at = excluded.expires_at",
-        )
-        .bind(&row.channel)
-        .bind(&row.account)
-        .bind(&row.sender_id)
-        .bind(&row.sender_name)
-        .bind(&row.chat_id)
-        .bind(&row.code)
-        .bind(row.created_at)
-        .bind(row.expires_at)
-        .execute(&self.pool)
-        .await?;
-        self.wrote();
-        Ok(())
     }
 
     /// Stores a pairing request for `row`'s sender unless one is waiting, the account already
@@ -505,25 +454,6 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Removes and returns the pairing request with `code` (case-insensitive).
-    pub async fn take_pairing(&self, code: &str) -> Result<Option<PairingRow>, StoreError> {
-        let _writer = self.write_lock.lock().await;
-        let row = sqlx::query(
-            "DELETE FROM channel_pairing WHERE upper(code) = upper(?) AND expires_at > ? \
-             RETURNING channel, account, sender_id, sender_name, chat_id, code, created_at, \
-             expires_at",
-        )
-        .bind(code)
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
-        self.wrote();
-        row.as_ref()
-            .map(pairing_row)
-            .transpose()
-            .map_err(StoreError::from)
-    }
-
     /// Decides the pairing request with `code` (case-insensitive) in one transaction: it is
     /// removed and, when `approve`, its sender is remembered as approved, so a message arriving
     /// meanwhile sees either the request or the approval, never neither.
@@ -562,25 +492,6 @@ impl Store {
         tx.commit().await?;
         self.wrote();
         Ok(row)
-    }
-
-    /// Remembers an approved sender.
-    pub async fn approve_sender(&self, row: &ApprovedRow) -> Result<(), StoreError> {
-        let _writer = self.write_lock.lock().await;
-        sqlx::query(
-            "INSERT INTO channel_approved (channel, account, sender_id, sender_name, approved_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, account, sender_id) DO UPDATE SET \
-             sender_name = excluded.sender_name",
-        )
-        .bind(&row.channel)
-        .bind(&row.account)
-        .bind(&row.sender_id)
-        .bind(&row.sender_name)
-        .bind(row.approved_at)
-        .execute(&self.pool)
-        .await?;
-        self.wrote();
-        Ok(())
     }
 
     /// Forgets an approved sender; true if there was one.
@@ -686,13 +597,26 @@ mod tests {
                 .await
                 .expect("again")
         );
-        assert_eq!(store.pending_inbound().await.expect("pending").len(), 1);
+        assert_eq!(
+            store
+                .pending_inbound("telegram", "default")
+                .await
+                .expect("pending")
+                .len(),
+            1
+        );
         let seqs = store
             .finish_inbound("a", None, &[out("42", "one"), out("42", "two")])
             .await
             .expect("finish");
         assert_eq!(seqs.len(), 2);
-        assert!(store.pending_inbound().await.expect("pending").is_empty());
+        assert!(
+            store
+                .pending_inbound("telegram", "default")
+                .await
+                .expect("pending")
+                .is_empty()
+        );
         let counts = store
             .queue_counts("telegram", "default")
             .await
@@ -819,22 +743,31 @@ mod tests {
             created_at: now,
             expires_at: now + 3_600_000,
         };
-        store.put_pairing(&row).await.expect("put");
+        store.request_pairing(&row, 3).await.expect("put");
         let old = PairingRow {
             sender_id: "7".into(),
             code: "OLD".into(),
             expires_at: now - 1,
             ..row.clone()
         };
-        store.put_pairing(&old).await.expect("put old");
+        store.request_pairing(&old, 3).await.expect("put old");
         assert_eq!(
             store.pairings(now).await.expect("list"),
             std::slice::from_ref(&row)
         );
         assert_eq!(
-            store.take_pairing("abcd1234").await.expect("take"),
+            store
+                .resolve_pairing("abcd1234", false)
+                .await
+                .expect("take"),
             Some(row)
         );
-        assert_eq!(store.take_pairing("ABCD1234").await.expect("again"), None);
+        assert_eq!(
+            store
+                .resolve_pairing("ABCD1234", false)
+                .await
+                .expect("again"),
+            None
+        );
     }
 }

@@ -12,6 +12,7 @@ use hearth_protocol::methods::{
 use rand::Rng as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::runtime::Runtime;
 use crate::util::now_ms;
@@ -60,6 +61,8 @@ struct State {
 pub(crate) struct AccountHandle {
     pub(crate) config: ChannelAccount,
     pub(crate) adapter: OnceLock<Arc<dyn ChannelAdapter>>,
+    /// `mentionPatterns`, compiled once (case-insensitive).
+    pub(crate) mention_patterns: Vec<regex::Regex>,
     pub(crate) counters: Counters,
     state: Mutex<State>,
     pub(crate) cancel: CancellationToken,
@@ -90,9 +93,24 @@ impl AccountHandle {
         } else {
             ChannelState::Connecting
         };
+        let mention_patterns = config
+            .mention_patterns
+            .iter()
+            .filter_map(|p| {
+                regex::RegexBuilder::new(p)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| {
+                        tracing::warn!(channel = %config.channel, account = %config.account_id,
+                            pattern = %p, error = %e, "mention pattern ignored: not a valid regex");
+                    })
+                    .ok()
+            })
+            .collect();
         Arc::new(AccountHandle {
             config,
             adapter: OnceLock::new(),
+            mention_patterns,
             counters: Counters::default(),
             state: Mutex::new(State {
                 state,
@@ -290,19 +308,25 @@ pub(crate) fn spawn(rt: &Arc<Runtime>, handle: Arc<AccountHandle>) {
         return;
     }
     let rt = rt.clone();
-    rt.clone().tasks.spawn(async move {
-        let adapter = match super::build_adapter(&rt, &handle.config).await {
-            Ok(a) => a,
-            Err(e) => {
-                fail(&rt, &handle, &e);
-                return;
-            }
-        };
-        let _ = handle.adapter.set(adapter.clone());
-        rt.tasks
-            .spawn(outbound_worker(rt.clone(), handle.clone(), adapter.clone()));
-        supervise(rt, handle, adapter).await;
-    });
+    let span =
+        tracing::info_span!("channel", channel = %handle.channel(), account = %handle.account());
+    rt.clone().tasks.spawn(
+        async move {
+            let adapter = match super::build_adapter(&rt, &handle.config).await {
+                Ok(a) => a,
+                Err(e) => {
+                    fail(&rt, &handle, &e);
+                    return;
+                }
+            };
+            let _ = handle.adapter.set(adapter.clone());
+            rt.tasks
+                .spawn(outbound_worker(rt.clone(), handle.clone(), adapter.clone()));
+            super::inbound::recover(&rt, &handle).await;
+            supervise(rt, handle, adapter).await;
+        }
+        .instrument(span),
+    );
 }
 
 fn fail(rt: &Arc<Runtime>, handle: &AccountHandle, e: &ChannelError) {

@@ -60,12 +60,10 @@ impl InboundSink for Sink {
 
 fn mentioned(handle: &AccountHandle, inbound: &Inbound) -> bool {
     inbound.mentions_bot
-        || handle.config.mention_patterns.iter().any(|p| {
-            regex::RegexBuilder::new(p)
-                .case_insensitive(true)
-                .build()
-                .is_ok_and(|re| re.is_match(&inbound.text))
-        })
+        || handle
+            .mention_patterns
+            .iter()
+            .any(|re| re.is_match(&inbound.text))
 }
 
 pub(crate) async fn accept(
@@ -318,9 +316,13 @@ pub(crate) fn spawn_process(
     });
 }
 
-/// Answers stored messages left pending by a crash or a restart, oldest first.
-pub(crate) async fn recover(rt: &Arc<Runtime>) {
-    let pending = match rt.store.pending_inbound().await {
+/// Answers an account's stored messages left pending by a crash or a restart, oldest first.
+pub(crate) async fn recover(rt: &Arc<Runtime>, handle: &Arc<AccountHandle>) {
+    let pending = match rt
+        .store
+        .pending_inbound(handle.channel(), handle.account())
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "reading unanswered messages failed");
@@ -328,11 +330,6 @@ pub(crate) async fn recover(rt: &Arc<Runtime>) {
         }
     };
     for row in pending {
-        let Some(handle) = rt.channels.handle(&row.channel, &row.account) else {
-            tracing::warn!(channel = %row.channel, account = %row.account,
-                "an unanswered message waits for a channel account that is not configured");
-            continue;
-        };
         let inbound: Inbound = match serde_json::from_str(&row.envelope) {
             Ok(i) => i,
             Err(e) => {
@@ -344,22 +341,8 @@ pub(crate) async fn recover(rt: &Arc<Runtime>) {
             }
         };
         tracing::info!(channel = %row.channel, message = %row.message_id, "answering a message received before the restart");
-        spawn_process(rt, handle, row.id, inbound);
+        spawn_process(rt, handle.clone(), row.id, inbound);
     }
-}
-
-/// The adapter, once the account has built it (at most a few seconds after start).
-async fn adapter_of(handle: &AccountHandle) -> Option<Arc<dyn ChannelAdapter>> {
-    for _ in 0..200 {
-        if let Some(a) = handle.adapter.get() {
-            return Some(a.clone());
-        }
-        if handle.cancel.is_cancelled() {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
 }
 
 async fn process(
@@ -368,7 +351,8 @@ async fn process(
     inbound_id: &str,
     inbound: Inbound,
 ) {
-    let Some(adapter) = adapter_of(handle).await else {
+    // Set before the account receives anything or recovers anything: see `account::spawn`.
+    let Some(adapter) = handle.adapter.get().cloned() else {
         return;
     };
     let live = rt.live();

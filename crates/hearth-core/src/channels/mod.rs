@@ -60,13 +60,12 @@ impl Channels {
     }
 }
 
-/// Starts the configured accounts, answers what the last run left unanswered, and follows
-/// config changes.
+/// Starts the configured accounts (each answers what the last run left unanswered once its
+/// adapter is built) and follows config changes.
 pub(crate) fn start(rt: &Arc<Runtime>) {
     reconcile(rt);
     let task_rt = rt.clone();
     rt.tasks.spawn(async move {
-        inbound::recover(&task_rt).await;
         loop {
             tokio::select! {
                 () = task_rt.shutdown.cancelled() => return,
@@ -239,7 +238,7 @@ async fn settings_for(
         allow_from.extend(
             approved
                 .into_iter()
-                .filter(|a| a.channel == account.channel && a.account_id_is(&account.account_id))
+                .filter(|a| a.channel == account.channel && a.account == account.account_id)
                 .map(|a| a.sender_id),
         );
     }
@@ -279,16 +278,6 @@ async fn settings_for(
         allow_from,
         state_dir,
     })
-}
-
-trait AccountOf {
-    fn account_id_is(&self, id: &str) -> bool;
-}
-
-impl AccountOf for hearth_store::ApprovedRow {
-    fn account_id_is(&self, id: &str) -> bool {
-        self.account == id
-    }
 }
 
 fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {

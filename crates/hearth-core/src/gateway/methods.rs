@@ -146,7 +146,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
         Request::ChannelsAdd(p) => methods_channels::channels_add(rt, p).await,
         Request::ChannelsTest(p) => methods_channels::channels_test(rt, p).await,
         Request::ChannelsRemove(p) => methods_channels::channels_remove(rt, p).await,
-        Request::ChannelsPause(p) => methods_channels::channels_pause(rt, p),
+        Request::ChannelsPause(p) => methods_channels::channels_pause(rt, p).await,
         Request::PairingList(_) => methods_channels::pairing_list(rt).await,
         Request::PairingApprove(p) => methods_channels::pairing_decide(rt, p, true).await,
         Request::PairingDeny(p) => methods_channels::pairing_decide(rt, p, false).await,

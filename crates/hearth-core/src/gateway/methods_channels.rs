@@ -59,12 +59,9 @@ pub(super) async fn channels_status(rt: &Runtime) -> MethodResult {
     ok(channels::status(rt).await)
 }
 
-pub(super) fn channels_pause(rt: &Arc<Runtime>, p: ChannelsPauseParams) -> MethodResult {
+pub(super) async fn channels_pause(rt: &Arc<Runtime>, p: ChannelsPauseParams) -> MethodResult {
     channels::set_paused(rt, p.paused);
-    ok(ChannelsStatusResult {
-        channels: Vec::new(),
-        paused: rt.channels.is_paused(),
-    })
+    ok(channels::status(rt).await)
 }
 
 /// A draft account's section: its settings with the credentials written in (for a test only).
