@@ -48,6 +48,13 @@ pub struct Config {
     pub channels: ChannelsConfig,
     /// The desktop app: which events raise a system notification.
     pub desktop: DesktopConfig,
+    /// Which agent answers where: the most specific matching binding wins (peer, parent peer,
+    /// guild with roles, guild, team, account, whole channel), else the default agent.
+    pub bindings: Vec<BindingConfig>,
+    /// Spending caps per agent or sender, per day and per month.
+    pub budgets: Vec<BudgetConfig>,
+    /// The audit trail: append-only JSONL files under `$HEARTH_HOME/audit/`.
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -66,6 +73,9 @@ impl Default for Config {
             mcp: McpConfig::default(),
             channels: ChannelsConfig::default(),
             desktop: DesktopConfig::default(),
+            bindings: Vec::new(),
+            budgets: Vec::new(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -312,6 +322,10 @@ pub struct AgentDefaults {
     pub skip_bootstrap: bool,
     /// Summarising older turns when a conversation nears the model's context window.
     pub compaction: CompactionConfig,
+    /// What happens to a message that arrives while its session is still answering.
+    pub queue: QueueConfig,
+    /// Limits of sub-agents started with the `sessions_spawn` tool.
+    pub subagents: SubagentsConfig,
 }
 
 impl Default for AgentDefaults {
@@ -325,6 +339,8 @@ impl Default for AgentDefaults {
             bootstrap_total_max_chars: 48_000,
             skip_bootstrap: false,
             compaction: CompactionConfig::default(),
+            queue: QueueConfig::default(),
+            subagents: SubagentsConfig::default(),
         }
     }
 }
@@ -352,6 +368,53 @@ impl Default for CompactionConfig {
             reserve_tokens: 4096,
             keep_recent_tokens: 8000,
             memory_flush: true,
+        }
+    }
+}
+
+/// What happens to a message that arrives while a run of the same session is going on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueMode {
+    /// Run it next, after the current run (default).
+    #[default]
+    Followup,
+    /// Wait for the current run, then answer every message that arrived meanwhile in one turn.
+    Collect,
+    /// Hand it to the running turn at its next tool boundary; if the turn ends first, run it next.
+    Steer,
+    /// Abort the current run and answer the new message instead.
+    Interrupt,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct QueueConfig {
+    /// `followup` (default), `collect`, `steer` or `interrupt`.
+    pub mode: QueueMode,
+}
+
+/// Limits of sub-agents (`sessions_spawn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubagentsConfig {
+    /// How deep sub-agents may nest: 1 lets a turn spawn children that cannot spawn further.
+    pub max_depth: u32,
+    /// Sub-agents one run may start.
+    pub max_children: u32,
+    /// Sub-agents running at once across the gateway.
+    pub max_concurrent: u32,
+    /// Upper bound on one sub-agent's run, in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for SubagentsConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 1,
+            max_children: 4,
+            max_concurrent: 4,
+            timeout_seconds: 300,
         }
     }
 }
@@ -418,6 +481,20 @@ pub struct AgentConfig {
     /// `deny`, which adds to it (a global deny cannot be lifted per agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<AgentToolsConfig>,
+    /// Replaces `agents.defaults.queue` for this agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueConfig>,
+    /// Which agents this one may start as sub-agents (`sessions_spawn`); default only itself,
+    /// `["*"]` for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subagents: Option<AgentSubagents>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentSubagents {
+    /// Agent ids this agent may spawn; `"*"` allows every agent.
+    pub allow_agents: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1229,10 +1306,23 @@ impl Default for DesktopNotifications {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionConfig {
-    /// How direct messages map to sessions.
+    /// How direct messages map to sessions. Whatever the scope, two different people never
+    /// share a session; identities linked in `identityLinks` are one person.
     pub dm_scope: DmScope,
     /// The key of each agent's main session.
     pub main_key: String,
+    /// One person's identities on several channels: `{ "alice": ["telegram:123",
+    /// "discord:456"] }`. Linked identities share sessions and memory. `webchat:owner` is the
+    /// Control UI's owner. Add links with `hearth identity link` (verified with a code).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub identity_links: BTreeMap<String, Vec<String>>,
+    /// When a session starts afresh on its own; the old one stays readable.
+    pub reset: ResetConfig,
+    /// `reset` per type of chat; a type given here replaces `reset` for it.
+    #[serde(skip_serializing_if = "ResetByType::is_empty")]
+    pub reset_by_type: ResetByType,
+    /// Messages that start a new session (`/new` and `/reset` by default).
+    pub reset_triggers: Vec<String>,
 }
 
 impl Default for SessionConfig {
@@ -1240,6 +1330,181 @@ impl Default for SessionConfig {
         Self {
             dm_scope: DmScope::Main,
             main_key: "main".to_owned(),
+            identity_links: BTreeMap::new(),
+            reset: ResetConfig::default(),
+            reset_by_type: ResetByType::default(),
+            reset_triggers: vec!["/new".to_owned(), "/reset".to_owned()],
+        }
+    }
+}
+
+/// An automatic reset rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetConfig {
+    /// `off` (default: only `/new` and `/reset`), `daily` (the first message after `atHour`
+    /// local time starts a new session) or `idle` (after `idleMinutes` without messages).
+    pub mode: ResetMode,
+    /// Local hour (0-23) at which `daily` sessions roll over.
+    pub at_hour: u8,
+    /// Minutes of silence after which an `idle` session starts afresh.
+    pub idle_minutes: u32,
+}
+
+impl Default for ResetConfig {
+    fn default() -> Self {
+        Self {
+            mode: ResetMode::Off,
+            at_hour: 4,
+            idle_minutes: 120,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResetMode {
+    #[default]
+    Off,
+    Daily,
+    Idle,
+}
+
+/// Reset rules per type of chat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetByType {
+    /// Direct messages (and the Control UI's chat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct: Option<ResetConfig>,
+    /// Groups and channels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<ResetConfig>,
+    /// Threads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread: Option<ResetConfig>,
+}
+
+impl ResetByType {
+    pub fn is_empty(&self) -> bool {
+        self.direct.is_none() && self.group.is_none() && self.thread.is_none()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bindings, budgets, audit
+
+/// Routes matching messages to an agent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BindingConfig {
+    /// The agent that answers.
+    pub agent_id: String,
+    /// Which messages: every field given must match.
+    #[serde(rename = "match")]
+    pub matches: BindingMatch,
+    /// A name for the binding (its audit file is `audit/<name>.jsonl`); default derived from
+    /// the match, e.g. `telegram-peer-123`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// For a binding on a `teamId` or `guildId`: that team's sessions share one memory
+    /// (`MEMORY.md` and `memory/` under `<workspace>/teams/<channel>-<id>/`), separate from
+    /// every personal one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_memory: bool,
+}
+
+/// What a binding matches. `channel` is required; the more fields, the more specific.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct BindingMatch {
+    /// `telegram`, `discord`, `slack`, `matrix` or `webchat`.
+    pub channel: String,
+    /// One account of the channel (`channels.<channel>.accounts.<id>`; `default` for the
+    /// top-level one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// One chat: a person (`direct`), a group, a channel. A thread's messages also match its
+    /// parent chat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerMatch>,
+    /// A Discord server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<String>,
+    /// A Slack workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// With `guildId`: the sender has at least one of these Discord role ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerMatch {
+    pub kind: PeerMatchKind,
+    /// The chat id on the platform (for `direct`, the person's id).
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerMatchKind {
+    Direct,
+    Group,
+    Channel,
+}
+
+/// A spending cap. Spending is the cost of runs as priced in `models.providers.*.models[].cost`
+/// (runs of models without a price count zero).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Whose spending: an agent's (`agent:<id>`), a sender's (`telegram:123`, or the name of
+    /// an `identityLinks` entry), or everything (`*`).
+    pub scope: String,
+    /// Cap per local day, in the prices' currency (USD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily: Option<f64>,
+    /// Cap per calendar month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly: Option<f64>,
+    /// `stop` (refuse further runs until the period ends) or `switch` (use `model` instead).
+    #[serde(default)]
+    pub action: BudgetAction,
+    /// The cheaper `provider/model` used once the cap is reached, with `action: switch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetAction {
+    #[default]
+    Stop,
+    Switch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Write the audit trail (default on).
+    pub enabled: bool,
+    /// Also record message text (off by default: only metadata).
+    pub content: bool,
+    /// A file is rotated (`<name>.jsonl` → `<name>.1.jsonl` ...) when it reaches this size.
+    pub max_file_bytes: u64,
+    /// Rotated files kept per log.
+    pub max_files: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            content: false,
+            max_file_bytes: 10 * 1024 * 1024,
+            max_files: 5,
         }
     }
 }
@@ -1247,10 +1512,12 @@ impl Default for SessionConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DmScope {
-    /// All of the owner's direct messages share the agent's main session.
+    /// The owner's direct messages (every identity linked with `webchat:owner`) share the
+    /// agent's main session, the one the Control UI chats in; anyone else gets their own
+    /// session, as with `per-peer`.
     #[default]
     Main,
-    /// One session per sender, across channels.
+    /// One session per person: their linked identities share it across channels.
     PerPeer,
     /// One session per sender and channel.
     PerChannelPeer,

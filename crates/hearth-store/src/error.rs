@@ -17,6 +17,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// What the caller asked for does not fit the stored state (a missing session, a taken key).
+    #[error("{0}")]
+    Conflict(String),
     /// The store was closed (the gateway is shutting down).
     #[error("the store is closed")]
     Closed,

@@ -25,6 +25,10 @@ pub struct SessionRecord {
     pub usage: Usage,
     /// `provider/model` chosen with `/model` for this session, used instead of the agent's primary.
     pub model_override: Option<String>,
+    /// The session this one was forked from or spawned by.
+    pub parent_id: Option<String>,
+    /// For a fork: the parent's last message `seq` that was copied.
+    pub fork_seq: Option<i64>,
 }
 
 impl SessionRecord {
@@ -127,6 +131,10 @@ pub struct RunRecord {
     pub started_at: i64,
     /// Milliseconds since the Unix epoch.
     pub ended_at: i64,
+    /// Whom the run answered: a canonical identity (`telegram:123`, or an `identityLinks` name).
+    pub sender: Option<String>,
+    /// For a sub-agent's run, the run that spawned it.
+    pub parent_run_id: Option<String>,
 }
 
 // SQLite integers are i64; token counts never come near the limit, so saturating is only a guard.
@@ -151,7 +159,7 @@ fn usage_from_columns(input: i64, output: i64, read: i64, write: i64, cost: Opti
 /// The column list every session query selects, in [`SessionRow`]'s order.
 pub(crate) const SESSION_COLUMNS: &str = "id, key, agent_id, channel, sender, title, created_at, \
      updated_at, archived, message_count, input_tokens, output_tokens, cache_read_tokens, \
-     cache_write_tokens, cost, model_override";
+     cache_write_tokens, cost, model_override, parent_id, fork_seq";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SessionRow {
@@ -171,6 +179,8 @@ pub(crate) struct SessionRow {
     cache_write_tokens: i64,
     cost: Option<f64>,
     model_override: Option<String>,
+    parent_id: Option<String>,
+    fork_seq: Option<i64>,
 }
 
 impl From<SessionRow> for SessionRecord {
@@ -194,6 +204,8 @@ impl From<SessionRow> for SessionRecord {
             archived: r.archived,
             message_count: from_db_int(r.message_count),
             model_override: r.model_override,
+            parent_id: r.parent_id,
+            fork_seq: r.fork_seq,
         }
     }
 }
@@ -201,7 +213,7 @@ impl From<SessionRow> for SessionRecord {
 /// The column list every run query selects, in [`RunRow`]'s order.
 pub(crate) const RUN_COLUMNS: &str = "id, session_id, session_key, agent_id, channel, model, \
      status, input, error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, \
-     started_at, ended_at";
+     started_at, ended_at, sender, parent_run_id";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RunRow {
@@ -221,6 +233,8 @@ pub(crate) struct RunRow {
     cost: Option<f64>,
     started_at: i64,
     ended_at: i64,
+    sender: Option<String>,
+    parent_run_id: Option<String>,
 }
 
 impl TryFrom<RunRow> for RunRecord {
@@ -253,6 +267,8 @@ impl TryFrom<RunRow> for RunRecord {
             error: r.error,
             started_at: r.started_at,
             ended_at: r.ended_at,
+            sender: r.sender,
+            parent_run_id: r.parent_run_id,
         })
     }
 }

@@ -158,4 +158,91 @@ impl Store {
         self.wrote();
         Ok(done.rows_affected())
     }
+
+    /// Forks session `source_id` into a new active session under `new_key`: the messages up to
+    /// and including `through_seq` (all of them when `None`) are copied, with the latest
+    /// compaction summary that covers only copied messages. The source is left as it was.
+    pub async fn fork_session(
+        &self,
+        source_id: &str,
+        through_seq: Option<i64>,
+        new_key: &str,
+    ) -> Result<SessionRecord, StoreError> {
+        if self.get_session(source_id).await?.is_none() {
+            return Err(StoreError::Conflict(format!("no session `{source_id}`")));
+        }
+        let last: i64 = sqlx::query_scalar(crate::writer::LAST_SEQ)
+            .bind(source_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let through = through_seq.unwrap_or(last);
+        if through < 1 || through > last {
+            return Err(StoreError::Conflict(format!(
+                "session `{source_id}` has messages 1 to {last}; cannot fork at {through}"
+            )));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = now_ms();
+        let writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let taken: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM sessions {SELECT_ACTIVE_BY_KEY}"
+        )))
+        .bind(new_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "the session key `{new_key}` is already in use"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id, key, agent_id, channel, sender, title, created_at, \
+             updated_at, model_override, parent_id, fork_seq) \
+             SELECT ?, ?, agent_id, channel, sender, title, ?, ?, model_override, id, ? \
+             FROM sessions WHERE id = ?",
+        )
+        .bind(&id)
+        .bind(new_key)
+        .bind(now)
+        .bind(now)
+        .bind(through)
+        .bind(source_id)
+        .execute(&mut *tx)
+        .await?;
+        let copied = sqlx::query(
+            "INSERT INTO messages (session_id, run_id, seq, role, content_json, created_at) \
+             SELECT ?, run_id, seq, role, content_json, created_at FROM messages \
+             WHERE session_id = ? AND seq <= ? ORDER BY seq",
+        )
+        .bind(&id)
+        .bind(source_id)
+        .bind(through)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "INSERT INTO compactions (session_id, through_seq, summary, messages_summarised, \
+             tokens_before, tokens_after, model, created_at) \
+             SELECT ?, through_seq, summary, messages_summarised, tokens_before, tokens_after, \
+             model, created_at FROM compactions WHERE session_id = ? AND through_seq <= ? \
+             ORDER BY through_seq DESC LIMIT 1",
+        )
+        .bind(&id)
+        .bind(source_id)
+        .bind(through)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE sessions SET message_count = ? WHERE id = ?")
+            .bind(i64::try_from(copied).unwrap_or(i64::MAX))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.wrote();
+        drop(writer);
+        self.get_session(&id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
 }

@@ -9,7 +9,7 @@ use crate::model::{RUN_COLUMNS, RunRow, from_db_int};
 use crate::{RunRecord, Store, StoreError};
 
 pub(crate) const RECENT_RUNS: &str = "ORDER BY started_at DESC, rowid DESC LIMIT ?";
-pub(crate) const USAGE_BETWEEN: &str = "SELECT started_at, agent_id, channel, model, input_tokens, \
+pub(crate) const USAGE_BETWEEN: &str = "SELECT started_at, agent_id, channel, sender, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_tokens, cost FROM runs \
      WHERE started_at >= ? AND started_at < ? ORDER BY started_at";
 
@@ -20,6 +20,8 @@ pub struct RunUsage {
     pub started_at: i64,
     pub agent_id: String,
     pub channel: Option<String>,
+    /// The canonical identity the run answered, when it came from a person on a channel.
+    pub sender: Option<String>,
     /// `provider/model`; `None` when no model was reached.
     pub model: Option<String>,
     pub usage: Usage,
@@ -30,6 +32,7 @@ struct UsageRow {
     started_at: i64,
     agent_id: String,
     channel: Option<String>,
+    sender: Option<String>,
     model: Option<String>,
     input_tokens: i64,
     output_tokens: i64,
@@ -66,6 +69,7 @@ impl Store {
                 started_at: r.started_at,
                 agent_id: r.agent_id,
                 channel: r.channel,
+                sender: r.sender,
                 model: r.model,
                 usage: Usage {
                     input: from_db_int(r.input_tokens),

@@ -20,7 +20,8 @@ const MAX_BATCH: usize = 128;
 
 const INSERT_RUN: &str = "INSERT INTO runs (id, session_id, session_key, agent_id, channel, model, \
      status, input, error, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
-     cost, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     cost, started_at, ended_at, sender, parent_run_id) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 pub(crate) const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?";
 // A NULL cost adds nothing; a known cost adds to the total, as `Usage::add` does.
 pub(crate) const UPDATE_SESSION_TOTALS: &str = "UPDATE sessions SET updated_at = MAX(updated_at, ?), \
@@ -194,6 +195,8 @@ async fn insert_run(
         .bind(usage.cost)
         .bind(run.started_at)
         .bind(run.ended_at)
+        .bind(run.sender.as_deref())
+        .bind(run.parent_run_id.as_deref())
         .execute(conn)
         .await?;
     Ok(())

@@ -32,6 +32,8 @@ fn run(id: &str, session_id: Option<&str>, input: &str, usage: Usage, at: i64) -
         usage,
         started_at: T0 + at - 10,
         ended_at: T0 + at,
+        sender: Some("telegram:42".to_owned()),
+        parent_run_id: None,
     }
 }
 
@@ -768,4 +770,76 @@ async fn recent_runs_and_usage_read_runs_back() {
         store.usage_between(T0 + 5_000, T0 + 6_000).await.unwrap(),
         Vec::new()
     );
+}
+
+#[tokio::test]
+async fn a_fork_copies_the_messages_up_to_its_point_and_leaves_the_source_alone() {
+    let store = Store::open_memory().await.unwrap();
+    let (session, _) = store
+        .ensure_session(NewSession {
+            key: "agent:main:main",
+            agent_id: "main",
+            channel: "webchat",
+            sender: None,
+        })
+        .await
+        .unwrap();
+    for (i, text) in ["one", "two"].iter().enumerate() {
+        let at = i64::try_from(i).unwrap() * 100 + 100;
+        store
+            .commit_turn(
+                &session.id,
+                &run(
+                    &format!("r{i}"),
+                    Some(&session.id),
+                    text,
+                    usage(1, 1, None),
+                    at,
+                ),
+                &[
+                    Message::user(*text),
+                    Message::assistant(format!("re {text}")),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    let fork = store
+        .fork_session(&session.id, Some(3), "agent:main:main:fork:1")
+        .await
+        .unwrap();
+    assert_eq!(fork.parent_id.as_deref(), Some(session.id.as_str()));
+    assert_eq!(fork.fork_seq, Some(3));
+    assert_eq!(fork.message_count, 3);
+    let copied: Vec<String> = store
+        .transcript(&fork.id, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(Message::plain_text)
+        .collect();
+    assert_eq!(copied, ["one", "re one", "two"]);
+    assert_eq!(store.transcript(&session.id, None).await.unwrap().len(), 4);
+    assert_eq!(
+        store
+            .session_for_key("agent:main:main")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        session.id
+    );
+    let runs = store.runs_for_session(&session.id).await.unwrap();
+    assert_eq!(runs[0].sender.as_deref(), Some("telegram:42"));
+
+    let taken = store
+        .fork_session(&session.id, None, "agent:main:main:fork:1")
+        .await
+        .unwrap_err();
+    assert!(taken.to_string().contains("already in use"), "{taken}");
+    let beyond = store
+        .fork_session(&session.id, Some(9), "agent:main:x")
+        .await
+        .unwrap_err();
+    assert!(beyond.to_string().contains("1 to 4"), "{beyond}");
 }

@@ -13,4 +13,6 @@ pub mod tools;
 pub mod turn;
 pub mod workspace;
 
-pub use turn::{TurnError, TurnEvent, TurnOutcome, TurnRequest, TurnSession, run_turn};
+pub use turn::{
+    TurnContext, TurnError, TurnEvent, TurnOutcome, TurnRequest, TurnSession, run_turn,
+};

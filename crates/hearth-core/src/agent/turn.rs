@@ -61,6 +61,14 @@ impl TurnSession {
         }
     }
 
+    /// Whom the turn answers, for a conversation with a person on a channel.
+    pub fn sender(&self) -> Option<&str> {
+        match self {
+            TurnSession::Persistent { sender, .. } => sender.as_deref(),
+            TurnSession::Stateless { .. } => None,
+        }
+    }
+
     pub fn channel(&self) -> &str {
         match self {
             TurnSession::Persistent { channel, .. } | TurnSession::Stateless { channel, .. } => {
@@ -84,6 +92,23 @@ pub struct TurnRequest {
     pub cancel: CancellationToken,
     /// Receives the turn's steps as they happen (the HTTP endpoint streams from it).
     pub observer: Option<mpsc::UnboundedSender<TurnEvent>>,
+    /// Where the turn stands: its binding, memory and place among sub-agents.
+    pub context: TurnContext,
+}
+
+/// Where a turn stands, beyond its session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnContext {
+    /// The name of the binding that routed the message (its audit log); `None` for the
+    /// gateway's own log (Control UI, HTTP API).
+    pub binding: Option<String>,
+    /// The memory directory of the conversation (`MEMORY.md` and `memory/`), relative to the
+    /// agent's workspace; `None` for the workspace's own (the owner's).
+    pub memory_dir: Option<std::path::PathBuf>,
+    /// 0 for a person's message; a sub-agent's turn is one deeper than its parent's.
+    pub depth: u32,
+    /// For a sub-agent's turn, the run that spawned it.
+    pub parent_run_id: Option<String>,
 }
 
 /// A step of a turn, for an observer.
@@ -263,6 +288,8 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                 usage: outcome.usage,
                 started_at,
                 ended_at: now_ms(),
+                sender: req.session.sender().map(str::to_owned),
+                parent_run_id: None,
             };
             let stored = match &outcome.session_id {
                 Some(sid) => rt.store.commit_turn(sid, &run, &new_messages).await,
@@ -331,6 +358,8 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                 usage: Usage::default(),
                 started_at,
                 ended_at: now_ms(),
+                sender: req.session.sender().map(str::to_owned),
+                parent_run_id: None,
             };
             if let Err(e) = rt.store.record_run(&run).await {
                 tracing::error!(error = %e, "could not record a failed run");
@@ -365,6 +394,8 @@ async fn finish_aborted_before_start(
         usage: Usage::default(),
         started_at,
         ended_at: now_ms(),
+        sender: req.session.sender().map(str::to_owned),
+        parent_run_id: None,
     };
     if let Err(e) = rt.store.record_run(&run).await {
         tracing::error!(error = %e, "could not record an aborted run");

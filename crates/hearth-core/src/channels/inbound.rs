@@ -418,6 +418,7 @@ async fn process(
         tools: ToolBox::for_agent(rt, &agent),
         cancel: cancel.clone(),
         observer: Some(observer),
+        context: crate::agent::TurnContext::default(),
     };
     let streaming = handle.config.streaming && caps.edits;
     let progress = tokio::spawn(show_progress(

@@ -290,6 +290,7 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
         tools,
         cancel: rt.runs_cancel.child_token(),
         observer: None,
+        context: crate::agent::TurnContext::default(),
     };
     let task_rt = rt.clone();
     rt.tasks.spawn(async move {

@@ -180,6 +180,7 @@ mod tests {
             started_at: at,
             agent_id: agent.to_owned(),
             channel: channel.map(str::to_owned),
+            sender: None,
             model: model.map(str::to_owned),
             usage: Usage {
                 input: 100,

@@ -362,6 +362,7 @@ pub(super) async fn chat_completions(
         tools,
         cancel: cancel.clone(),
         observer,
+        context: crate::agent::TurnContext::default(),
     };
     let (done_tx, done_rx) = oneshot::channel();
     let task_rt = rt.clone();

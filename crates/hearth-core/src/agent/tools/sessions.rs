@@ -210,6 +210,8 @@ mod tests {
             usage: Default::default(),
             started_at: 1,
             ended_at: 2,
+            sender: None,
+            parent_run_id: None,
         };
         store
             .commit_turn(
