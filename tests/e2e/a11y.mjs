@@ -6,7 +6,7 @@ import { check, env, scenario } from "./lib.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const pages = ["overview", "chat", "channels", "sessions", "providers", "agents", "usage", "logs", "config", "welcome"];
+const pages = ["overview", "chat", "channels", "sessions", "providers", "agents", "people", "usage", "audit", "logs", "config", "welcome"];
 
 await scenario("a11y", async ({ browser }) => {
   const problems = [];

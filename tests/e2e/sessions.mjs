@@ -1,4 +1,5 @@
-// Sessions: a session started in another tab appears in the list without a reload.
+// Sessions: a session started in another tab appears in the list without a reload; forking it
+// at the answer opens the new session, which says where it came from.
 import { check, env, scenario, shot } from "./lib.mjs";
 
 await scenario("sessions", async ({ browser, page: open }) => {
@@ -26,7 +27,22 @@ await scenario("sessions", async ({ browser, page: open }) => {
   // The first tab never reloaded.
   await table.getByText("garden-plans").first().waitFor();
   await shot(page, "sessions-live");
-  await table.getByText("garden-plans").first().click();
-  await page.getByText("Plant tomatoes in April.").first().waitFor();
+  // The link is the session's title (its first message) once it has one, else its key.
+  await table.getByRole("row").filter({ hasText: "garden-plans" }).getByRole("link").first().click();
+  await page.getByRole("button", { name: "Export Markdown" }).waitFor();
+  await page.getByRole("article", { name: "From you" }).getByText("Plant tomatoes in April.").waitFor();
   await other.close();
+
+  // Fork at the answer (the second message): the page moves to the new session.
+  await page.getByRole("button", { name: "Fork from here, message 2" }).click();
+  await page.waitForFunction(() => decodeURIComponent(location.hash).includes(":fork:"));
+  const note = page.getByText("Forked from", { exact: false }).first();
+  await note.waitFor();
+  const noteText = await note.innerText();
+  check(/at message 2/.test(noteText), `the fork says where it came from: ${noteText}`);
+  await page.getByText("Plant tomatoes in April.").first().waitFor();
+  await page.getByText("Noted.").first().waitFor();
+  await shot(page, "sessions-forked");
+  await page.getByRole("link", { name: "← Back to the list" }).click();
+  await table.getByText(/forked from .* at message 2/).first().waitFor();
 });

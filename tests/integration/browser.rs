@@ -146,9 +146,27 @@ async fn chat_streams_an_answer_with_a_tool_call_card() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_session_appears_live_in_sessions() {
+    use hearth_protocol::methods::{SessionsListParams, spec};
     let t = TestGateway::start().await;
     t.fake.set_default(Reply::text("Noted."));
     run_scenario("sessions", &t.http_base(), Some(TOKEN), &t.fake).await;
+    let client = t.client().await;
+    let sessions = client
+        .call::<spec::SessionsList>(SessionsListParams::default())
+        .await
+        .unwrap()
+        .sessions;
+    let parent = sessions
+        .iter()
+        .find(|s| s.key.ends_with(":garden-plans"))
+        .expect("the session");
+    let fork = sessions
+        .iter()
+        .find(|s| s.key.contains(":garden-plans:fork:"))
+        .expect("the fork made from the page");
+    assert_eq!(fork.parent_id.as_deref(), Some(parent.session_id.as_str()));
+    assert_eq!(fork.fork_seq, Some(2), "forked at the answer");
+    assert_eq!(fork.message_count, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,4 +243,120 @@ async fn a_pairing_request_is_approved_from_the_channels_page() {
     assert_eq!(after.approved[0].sender_id, "4242");
     let sent = telegram.outbox().in_chat("4242");
     assert!(sent.iter().any(|m| m.text.contains("approved")), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_is_bound_explained_and_removed_from_the_agents_page() {
+    use hearth_protocol::methods::{Empty, spec};
+    let t = TestGateway::start().await;
+    run_scenario("agents", &t.http_base(), Some(TOKEN), &t.fake).await;
+    let client = t.client().await;
+    let agents = client.call::<spec::AgentsList>(Empty {}).await.unwrap();
+    assert!(
+        agents.agents.iter().all(|a| a.id != "ops"),
+        "ops was removed: {agents:?}"
+    );
+    let bindings = client.call::<spec::BindingsList>(Empty {}).await.unwrap();
+    assert!(
+        bindings.bindings.is_empty(),
+        "its binding went with it: {bindings:?}"
+    );
+    assert!(
+        t.home.path().join("hearth.json.bak").exists(),
+        "the previous config is kept"
+    );
+}
+
+/// The first run of exactly six digits in `text`: the code of an identity link.
+fn six_digit_code(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        if !bytes[start].is_ascii_digit() {
+            start += 1;
+            continue;
+        }
+        let end = bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(bytes.len(), |n| start + n);
+        if end - start == 6 {
+            return Some(text[start..end].to_owned());
+        }
+        start = end;
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_owner_links_a_telegram_identity_from_the_people_page() {
+    use hearth_protocol::methods::{Empty, spec};
+    let telegram = hearth_test_utils::FakeTelegram::start().await;
+    let t = TestGateway::start_with(&format!(
+        r#"channels: {{ telegram: {{ botToken: "{}", apiRoot: "{}", dmPolicy: "allowlist", allowFrom: ["4242"] }} }}"#,
+        telegram.token(),
+        telegram.url()
+    ))
+    .await;
+    t.fake.set_default(Reply::text("Hi Ann."));
+    // The identity has written before, so the bot knows its direct chat to send the code to.
+    telegram.dm(4242, "Ann", "hello?");
+    let answered = telegram
+        .outbox()
+        .wait_for("4242", 1, Duration::from_secs(20))
+        .await;
+    assert!(!answered.is_empty(), "the bot answered Ann");
+    let code_file = t.home.path().join("e2e-link-code");
+    let base = t.http_base();
+    let vars = [
+        ("HEARTH_E2E_IDENTITY", "telegram:4242".to_owned()),
+        ("HEARTH_E2E_CODE_FILE", code_file.display().to_string()),
+    ];
+    let scenario = run_scenario_with("people", &base, Some(TOKEN), &t.fake, &vars);
+    // Hands the code to the scenario once the bot sent it to Ann's chat; never ends by itself.
+    let relay = async {
+        let sent = telegram
+            .outbox()
+            .wait_until(Duration::from_secs(60), |all| {
+                all.iter()
+                    .any(|m| m.chat_id == "4242" && six_digit_code(&m.text).is_some())
+            })
+            .await;
+        if let Some(code) = sent
+            .iter()
+            .filter(|m| m.chat_id == "4242")
+            .find_map(|m| six_digit_code(&m.text))
+        {
+            std::fs::write(&code_file, code).unwrap();
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = scenario => {}
+        () = relay => {}
+    }
+    let client = t.client().await;
+    let ids = client.call::<spec::IdentityList>(Empty {}).await.unwrap();
+    let me = ids.links.get("me").expect("the link is written");
+    assert!(
+        me.contains(&"webchat:owner".to_owned()) && me.contains(&"telegram:4242".to_owned()),
+        "{ids:?}"
+    );
+    assert_eq!(ids.owner, "me");
+    assert!(ids.pending.is_empty(), "{ids:?}");
+    let config = std::fs::read_to_string(t.home.path().join("hearth.json")).unwrap();
+    assert!(config.contains("telegram:4242"), "{config}");
+}
+
+#[test]
+fn six_digit_codes_are_found_in_text() {
+    assert_eq!(
+        six_digit_code("Your code: 123456 (10 min)").as_deref(),
+        Some("123456")
+    );
+    assert_eq!(
+        six_digit_code("4242 then 1234567 then 654321").as_deref(),
+        Some("654321")
+    );
+    assert_eq!(six_digit_code("no code"), None);
 }

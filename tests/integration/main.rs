@@ -7,6 +7,7 @@
 mod harness;
 
 mod auth;
+mod branching;
 mod browser;
 mod channels;
 mod chat;
@@ -20,6 +21,7 @@ mod matrix;
 mod mcp;
 mod onboarding;
 mod openai_http;
+mod queue;
 mod real_model;
 mod reload;
 mod sessions;

@@ -10,6 +10,8 @@ describe("router", () => {
     expect(parseHash("#/chat/work")).toEqual({ page: "chat", param: "work" });
     expect(parseHash("#/sessions/agent%3Amain%3Amain")).toEqual({ page: "sessions", param: "agent:main:main" });
     expect(parseHash("#/welcome")).toEqual({ page: "welcome", param: null });
+    expect(parseHash("#/people")).toEqual({ page: "people", param: null });
+    expect(parseHash("#/audit")).toEqual({ page: "audit", param: null });
     expect(parseHash("#/nope/x")).toEqual({ page: "overview", param: null });
     expect(parseHash("#/chat/%E0%A4%A")).toEqual({ page: "chat", param: null });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exportFileName, groupTranscript, transcriptToJson, transcriptToMarkdown } from "../src/lib/transcript";
+import { exportFileName, forkOrigin, groupTranscript, originText, transcriptToJson, transcriptToMarkdown } from "../src/lib/transcript";
 import type { Message } from "../src/lib/protocol";
 
 const messages: Message[] = [
@@ -30,6 +30,41 @@ describe("groupTranscript", () => {
     expect(tool.kind === "tool" && tool.call).toMatchObject({ name: "read", arguments: { path: "notes.md" }, result: { text: "```\nbuy milk\n```", isError: false }, durationMs: 12 });
     expect(turns[1].usage?.cost).toBe(0.0031);
     expect(turns[3].orphanTool).toEqual({ name: "exec", text: "orphan", isError: true, images: 0 });
+  });
+
+  it("numbers turns in the whole transcript; a turn's fork point keeps its tool results", () => {
+    const turns = groupTranscript(messages);
+    expect(turns.map((t) => [t.seq, t.lastSeq])).toEqual([[1, 1], [2, 3], [4, 4], [5, 5]]);
+    // A window that starts later in the session (chat.history's firstSeq).
+    const later = groupTranscript(messages, 41);
+    expect(later.map((t) => [t.seq, t.lastSeq])).toEqual([[41, 41], [42, 43], [44, 44], [45, 45]]);
+    // Messages that carry their own position win over the count.
+    const own = groupTranscript(messages.map((m, i) => ({ ...m, seq: 100 + 2 * i })), 41);
+    expect(own.map((t) => [t.seq, t.lastSeq])).toEqual([[100, 100], [102, 104], [106, 106], [108, 108]]);
+    // A compaction summary among numbered messages has no number: no fork point.
+    const summary: Message = { role: "user", content: [{ type: "text", text: "Summary of earlier turns" }] };
+    const mixed = groupTranscript([summary, { ...messages[0], seq: 7 }, { ...messages[3], seq: 8 }]);
+    expect(mixed.map((t) => [t.seq, t.lastSeq])).toEqual([[undefined, undefined], [7, 7], [8, 8]]);
+  });
+});
+
+describe("forkOrigin", () => {
+  const sessions = [
+    { key: "agent:main:main", sessionId: "s-1", title: null },
+    { key: "agent:main:ideas", sessionId: "s-2", title: "Ideas" },
+  ];
+  it("names the parent and the fork point", () => {
+    expect(forkOrigin({ parentId: "s-1", forkSeq: 4 }, sessions)).toEqual({ label: "agent:main:main", key: "agent:main:main", atMessage: 4 });
+    expect(forkOrigin({ parentId: "s-2", forkSeq: null }, sessions)).toEqual({ label: "Ideas", key: "agent:main:ideas", atMessage: null });
+    expect(forkOrigin({ parentId: "agent:main:ideas", forkSeq: 2 }, sessions)).toEqual({ label: "Ideas", key: "agent:main:ideas", atMessage: 2 });
+  });
+  it("shows an unknown parent by its id, and nothing for a session that is no fork", () => {
+    expect(forkOrigin({ parentId: "s-9", forkSeq: 1 }, sessions)).toEqual({ label: "s-9", key: null, atMessage: 1 });
+    expect(forkOrigin({}, sessions)).toBeNull();
+  });
+  it("says whether the session was forked or spawned", () => {
+    expect(originText({ label: "Ideas", key: "k", atMessage: 3 })).toBe("forked from Ideas at message 3");
+    expect(originText({ label: "agent:main:main", key: null, atMessage: null })).toBe("started by agent:main:main");
   });
 });
 

@@ -73,6 +73,20 @@ pub(crate) enum Command {
     /// People who asked to talk to your assistant: approve or deny their pairing codes.
     #[command(subcommand)]
     Pairing(PairingCmd),
+    /// Agents and the bindings that route messages to them.
+    #[command(subcommand)]
+    Agents(AgentsCmd),
+    /// Which agent and session a message would get, and why.
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// One person's accounts on several channels, linked with codes.
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+    /// What the runs cost (by day, agent, channel, sender or model) and the budgets' state.
+    Usage(UsageArgs),
+    /// The audit trail: the latest entries of a log, or a search across logs.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Check the installation and say how to fix what is wrong.
     Doctor(DoctorArgs),
     /// Print the Control UI link (with the token).
@@ -168,12 +182,23 @@ pub(crate) enum SessionsCmd {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// A session's transcript.
+    /// A session's transcript (each message with its number, for `fork --at`).
     Show {
         /// Session key (`main`, `agent:main:main`, ...).
         key: String,
         #[arg(long, default_value_t = 200)]
         limit: u32,
+    },
+    /// Branch a session at one of its messages into a new session; the original stays as it was.
+    Fork {
+        /// Session key to fork.
+        key: String,
+        /// The last message to copy (its number in `hearth sessions show`); default all.
+        #[arg(long, value_name = "N")]
+        at: Option<i64>,
+        /// The new session's key; default `<key>:fork:<n>`.
+        #[arg(long, value_name = "KEY")]
+        new_key: Option<String>,
     },
 }
 
@@ -317,4 +342,181 @@ pub(crate) enum PairingCmd {
         #[arg(long, default_value = "default")]
         account: String,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct UsageArgs {
+    /// Days to cover, today included.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) days: u32,
+    /// How to group the runs.
+    #[arg(long, value_enum, default_value_t = UsageBy::Day)]
+    pub(crate) by: UsageBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum UsageBy {
+    Day,
+    Agent,
+    Channel,
+    Sender,
+    Model,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCmd {
+    /// The latest entries of a log (`gateway`, or a binding's name).
+    Tail {
+        /// The log (default `gateway`).
+        #[arg(long, value_name = "NAME")]
+        log: Option<String>,
+        /// How many entries.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: u32,
+        /// Keep printing new entries as they are written (Ctrl-C stops).
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Entries matching a text, a kind and a time, newest first, across every log.
+    Search {
+        /// Text the entry contains (case-insensitive).
+        query: Option<String>,
+        /// Only this kind (`inbound`, `route`, `model.request`, `tool.call`, `outbound`,
+        /// `config.change`, `budget`, `identity.link`).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this log.
+        #[arg(long, value_name = "NAME")]
+        log: Option<String>,
+        /// Since a while ago (`30m`, `1h`, `2d`, `1w`) or a local date (`2026-11-01`).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// At most this many entries.
+        #[arg(short = 'n', long = "limit", default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AgentsCmd {
+    /// Agents with their model, workspace and number of bindings.
+    List,
+    /// Add an agent.
+    Add {
+        /// Lowercase letters, digits, `-` and `_`.
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// `provider/model` (default: agents.defaults.model).
+        #[arg(long)]
+        model: Option<String>,
+        /// Workspace directory (default: $HEARTH_HOME/workspace-<id>).
+        #[arg(long)]
+        workspace: Option<String>,
+        #[arg(long)]
+        emoji: Option<String>,
+        /// Make it the default agent.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Remove an agent (refused while bindings route to it, unless --force removes them too).
+    Remove {
+        id: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Route matching messages to an agent.
+    Bind(BindArgs),
+    /// Remove a binding by its index or name (see `hearth agents bindings`).
+    Unbind {
+        /// The binding's index or name.
+        binding: String,
+    },
+    /// Every binding in precedence order of the file, with its name and tier.
+    Bindings,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BindArgs {
+    /// The agent that answers.
+    pub(crate) agent_id: String,
+    /// `telegram`, `discord`, `slack`, `matrix` or `webchat`.
+    #[arg(long)]
+    pub(crate) channel: String,
+    /// Only this account of the channel.
+    #[arg(long)]
+    pub(crate) account: Option<String>,
+    /// One chat: `direct:<user id>`, `group:<chat id>` or `channel:<chat id>`.
+    #[arg(long, value_name = "KIND:ID")]
+    pub(crate) peer: Option<String>,
+    /// A Discord server.
+    #[arg(long)]
+    pub(crate) guild: Option<String>,
+    /// A Slack workspace.
+    #[arg(long)]
+    pub(crate) team: Option<String>,
+    /// With --guild: the sender has one of these role ids (repeat for several).
+    #[arg(long = "role", value_name = "ROLE")]
+    pub(crate) roles: Vec<String>,
+    /// The binding's name (default derived, e.g. `telegram-peer-123`).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// With --guild or --team: the team shares one memory.
+    #[arg(long)]
+    pub(crate) shared_memory: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RouteCmd {
+    /// Which binding wins for a message and why; each other binding and why not.
+    Explain(RouteExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RouteExplainArgs {
+    #[arg(long)]
+    pub(crate) channel: String,
+    #[arg(long)]
+    pub(crate) account: Option<String>,
+    /// The chat id (for a direct message, the sender's id).
+    #[arg(long)]
+    pub(crate) peer: Option<String>,
+    /// `direct` (default), `group`, `channel` or `thread`.
+    #[arg(long, value_name = "KIND")]
+    pub(crate) peer_kind: Option<String>,
+    /// For a thread: the chat it belongs to.
+    #[arg(long)]
+    pub(crate) parent: Option<String>,
+    #[arg(long)]
+    pub(crate) thread: Option<String>,
+    #[arg(long)]
+    pub(crate) sender: Option<String>,
+    #[arg(long)]
+    pub(crate) guild: Option<String>,
+    #[arg(long)]
+    pub(crate) team: Option<String>,
+    #[arg(long = "role", value_name = "ROLE")]
+    pub(crate) roles: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IdentityCmd {
+    /// The owner, the links, and links waiting for their codes.
+    List,
+    /// Link identities as one person: each gets a code in its direct chat with the bot.
+    Link {
+        /// The person's name.
+        name: String,
+        /// `<channel>:<id>` identities (two or more; `webchat:owner` is you).
+        #[arg(required = true, num_args = 2..)]
+        identities: Vec<String>,
+    },
+    /// Finish a link with the codes the identities received.
+    Confirm {
+        link_id: String,
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
+    /// Take an identity out of its link.
+    Unlink { identity: String },
 }

@@ -28,6 +28,7 @@ mod structure;
 mod suggest;
 pub mod types;
 mod validate;
+mod validate_usage;
 
 pub use channels::{ChannelAccount, DEFAULT_ACCOUNT};
 pub use error::{ConfigError, Issue, Severity};
@@ -44,4 +45,4 @@ pub use reload::restart_required;
 pub use schema::schema;
 pub use structure::check_structure;
 pub use types::*;
-pub use validate::validate;
+pub use validate::{ROUTABLE_CHANNELS, sanitize_name, validate};

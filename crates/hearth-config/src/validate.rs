@@ -22,6 +22,11 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     check_logging(config, &mut out);
     check_mcp(config, &mut out);
     check_channels(config, &mut out);
+    check_bindings(config, &mut out);
+    check_identity_links(config, &mut out);
+    crate::validate_usage::check_session_rules(config, &mut out);
+    crate::validate_usage::check_subagents(config, &mut out);
+    crate::validate_usage::check_budgets(config, &mut out);
     out
 }
 
@@ -590,6 +595,16 @@ fn check_selection(config: &Config, selection: &ModelSelection, path: &str, out:
     }
 }
 
+/// [`check_model_ref`] for the other rule modules.
+pub(crate) fn check_model_ref_pub(
+    config: &Config,
+    reference: &str,
+    path: &str,
+    out: &mut Vec<Issue>,
+) {
+    check_model_ref(config, reference, path, out);
+}
+
 /// A `provider/model` ref must name a configured provider; a model the provider does not list
 /// still works, with default limits, so that is only a warning.
 fn check_model_ref(config: &Config, reference: &str, path: &str, out: &mut Vec<Issue>) {
@@ -696,6 +711,220 @@ fn check_filter(path: &str, filter: &str, out: &mut Vec<Issue>) {
         };
         if let Some(message) = problem {
             out.push(Issue::error(path, message).with_hint(hint));
+        }
+    }
+}
+
+/// Channels a binding or an identity may name.
+pub const ROUTABLE_CHANNELS: [&str; 5] = ["telegram", "discord", "slack", "matrix", "webchat"];
+
+/// Keeps `[A-Za-z0-9._-]` and turns every other character into `_`, so a platform id can be
+/// part of a file name; a name of dots only is not allowed to climb directories.
+pub fn sanitize_name(raw: &str) -> String {
+    let out: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.chars().all(|c| c == '.') {
+        out.replace('.', "_")
+    } else {
+        out
+    }
+}
+
+impl crate::BindingConfig {
+    /// The binding's name: its own, or one derived from the match, e.g. `telegram-peer-123`,
+    /// `discord-guild-9`, `slack-channel` (sanitised like a file name; it names the binding's
+    /// audit log).
+    pub fn display_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let m = &self.matches;
+        let ch = &m.channel;
+        let derived = if let Some(peer) = &m.peer {
+            format!("{ch}-peer-{}", peer.id)
+        } else if let Some(guild) = &m.guild_id {
+            if m.roles.is_empty() {
+                format!("{ch}-guild-{guild}")
+            } else {
+                format!("{ch}-guild-{guild}-roles-{}", m.roles.join("-"))
+            }
+        } else if let Some(team) = &m.team_id {
+            format!("{ch}-team-{team}")
+        } else if let Some(account) = &m.account_id {
+            format!("{ch}-account-{account}")
+        } else {
+            format!("{ch}-channel")
+        };
+        sanitize_name(&derived)
+    }
+}
+
+fn is_id_like(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
+}
+
+fn check_bindings(config: &Config, out: &mut Vec<Issue>) {
+    let agent_ids: Vec<&str> = if config.agents.list.is_empty() {
+        vec!["main"]
+    } else {
+        config.agents.list.iter().map(|a| a.id.as_str()).collect()
+    };
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (index, binding) in config.bindings.iter().enumerate() {
+        let path = child_index("bindings", index);
+        let m = &binding.matches;
+        let match_path = child_key(&path, "match");
+        if !agent_ids.contains(&binding.agent_id.as_str()) {
+            let hint = match suggest(&binding.agent_id, &agent_ids) {
+                Some(close) => did_you_mean(&close),
+                None if config.agents.list.is_empty() => {
+                    "without `agents.list` the only agent is `main`; add agents with `hearth agents add`"
+                        .to_owned()
+                }
+                None => format!("configured agents: {}", agent_ids.join(", ")),
+            };
+            out.push(
+                Issue::error(
+                    child_key(&path, "agentId"),
+                    format!("unknown agent `{}`", binding.agent_id),
+                )
+                .with_hint(hint),
+            );
+        }
+        if !ROUTABLE_CHANNELS.contains(&m.channel.as_str()) {
+            let hint = suggest(&m.channel, &ROUTABLE_CHANNELS).map_or_else(
+                || format!("use one of {}", ROUTABLE_CHANNELS.join(", ")),
+                |close| did_you_mean(&close),
+            );
+            out.push(
+                Issue::error(
+                    child_key(&match_path, "channel"),
+                    format!("`{}` is not a channel", m.channel),
+                )
+                .with_hint(hint),
+            );
+        }
+        if let Some(peer) = &m.peer
+            && peer.id.trim().is_empty()
+        {
+            out.push(
+                Issue::error(
+                    child_key(&child_key(&match_path, "peer"), "id"),
+                    "peer id is empty",
+                )
+                .with_hint("the chat id on the platform (for `direct`, the person's id)"),
+            );
+        }
+        if !m.roles.is_empty() && m.guild_id.is_none() {
+            out.push(
+                Issue::error(child_key(&match_path, "roles"), "roles need `guildId`")
+                    .with_hint("roles are Discord role ids of one server"),
+            );
+        }
+        if binding.shared_memory && m.team_id.is_none() && m.guild_id.is_none() {
+            out.push(
+                Issue::error(
+                    child_key(&path, "sharedMemory"),
+                    "`sharedMemory` needs `teamId` or `guildId`",
+                )
+                .with_hint(
+                    "memory is shared by the people of one Slack workspace or Discord server",
+                ),
+            );
+        }
+        if let Some(name) = &binding.name {
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && !name.starts_with('.')
+                && sanitize_name(name) == *name;
+            if !valid {
+                out.push(
+                    Issue::error(
+                        child_key(&path, "name"),
+                        format!("`{name}` is not a valid binding name"),
+                    )
+                    .with_hint("use up to 64 letters, digits, `.`, `_` and `-` (it names the binding's audit file)"),
+                );
+            }
+        }
+        let name = binding.display_name();
+        if let Some(first) = names.insert(name.clone(), index) {
+            let name_path = if binding.name.is_some() {
+                child_key(&path, "name")
+            } else {
+                path.clone()
+            };
+            out.push(
+                Issue::error(
+                    name_path,
+                    format!("duplicate binding name `{name}` (also bindings[{first}])"),
+                )
+                .with_hint("give one of them another `name`"),
+            );
+        }
+    }
+}
+
+fn check_identity_links(config: &Config, out: &mut Vec<Issue>) {
+    let mut owners: HashMap<&str, &str> = HashMap::new();
+    for (name, identities) in &config.session.identity_links {
+        let path = child_key("session.identityLinks", name);
+        if !is_id_like(name) {
+            out.push(
+                Issue::error(path.clone(), format!("`{name}` is not a valid link name"))
+                    .with_hint("use lowercase letters, digits, `-` and `_`"),
+            );
+        }
+        for (index, identity) in identities.iter().enumerate() {
+            let item = child_index(&path, index);
+            let parsed = identity
+                .split_once(':')
+                .filter(|(channel, id)| !channel.is_empty() && !id.trim().is_empty());
+            let Some((channel, id)) = parsed else {
+                out.push(
+                    Issue::error(item, format!("`{identity}` is not an identity"))
+                        .with_hint("write `<channel>:<id>`, e.g. `telegram:123`"),
+                );
+                continue;
+            };
+            if !ROUTABLE_CHANNELS.contains(&channel) {
+                out.push(
+                    Issue::error(
+                        item,
+                        format!("`{channel}` in `{identity}` is not a channel"),
+                    )
+                    .with_hint(format!("use one of {}", ROUTABLE_CHANNELS.join(", "))),
+                );
+                continue;
+            }
+            if channel == "webchat" && id != "owner" {
+                out.push(
+                    Issue::error(item, format!("`{identity}` is not an identity"))
+                        .with_hint("the Control UI's only identity is `webchat:owner`"),
+                );
+                continue;
+            }
+            match owners.insert(identity.as_str(), name.as_str()) {
+                Some(other) if other == name => {
+                    out.push(Issue::error(item, format!("`{identity}` is listed twice")))
+                }
+                Some(other) => out.push(
+                    Issue::error(item, format!("`{identity}` is also linked as `{other}`"))
+                        .with_hint("an identity belongs to one person: remove it from one link"),
+                ),
+                None => {}
+            }
         }
     }
 }
@@ -1016,5 +1245,159 @@ mod tests {
         config.logging.console_level = None;
         config.gateway.control_ui.base_path = "/ui".to_owned();
         assert_eq!(validate(&config)[0].message, "no log level");
+    }
+}
+
+#[cfg(test)]
+mod routing_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::{AgentConfig, BindingConfig, BindingMatch, PeerMatch, PeerMatchKind};
+
+    fn binding(agent: &str, channel: &str) -> BindingConfig {
+        BindingConfig {
+            agent_id: agent.to_owned(),
+            matches: BindingMatch {
+                channel: channel.to_owned(),
+                ..BindingMatch::default()
+            },
+            ..BindingConfig::default()
+        }
+    }
+
+    fn routing_issues(config: &Config) -> Vec<String> {
+        let mut out = Vec::new();
+        check_bindings(config, &mut out);
+        check_identity_links(config, &mut out);
+        out.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn bindings_name_existing_agents_and_channels() {
+        let mut config = Config {
+            bindings: vec![binding("main", "telegram"), binding("ops", "telgram")],
+            ..Config::default()
+        };
+        assert_eq!(
+            routing_issues(&config),
+            [
+                "bindings[1].agentId: unknown agent `ops` (without `agents.list` the only agent is `main`; add agents with `hearth agents add`)",
+                "bindings[1].match.channel: `telgram` is not a channel (did you mean `telegram`?)",
+            ]
+        );
+        config.agents.list = vec![
+            AgentConfig {
+                id: "home".into(),
+                ..AgentConfig::default()
+            },
+            AgentConfig {
+                id: "work".into(),
+                ..AgentConfig::default()
+            },
+        ];
+        config.bindings = vec![binding("main", "irc")];
+        assert_eq!(
+            routing_issues(&config),
+            [
+                "bindings[0].agentId: unknown agent `main` (configured agents: home, work)",
+                "bindings[0].match.channel: `irc` is not a channel (use one of telegram, discord, slack, matrix, webchat)",
+            ]
+        );
+    }
+
+    #[test]
+    fn roles_shared_memory_peers_and_names_are_checked() {
+        let mut roles = binding("main", "discord");
+        roles.matches.roles = vec!["7".into()];
+        roles.shared_memory = true;
+        let mut peer = binding("main", "telegram");
+        peer.matches.peer = Some(PeerMatch {
+            kind: PeerMatchKind::Direct,
+            id: " ".into(),
+        });
+        let mut named = binding("main", "slack");
+        named.name = Some("../escape".into());
+        let mut team = binding("main", "slack");
+        team.matches.team_id = Some("T1".into());
+        team.shared_memory = true;
+        let config = Config {
+            bindings: vec![
+                roles,
+                peer,
+                named,
+                team.clone(),
+                team,
+                binding("main", "slack"),
+            ],
+            ..Config::default()
+        };
+        assert_eq!(
+            routing_issues(&config),
+            [
+                "bindings[0].match.roles: roles need `guildId` (roles are Discord role ids of one server)",
+                "bindings[0].sharedMemory: `sharedMemory` needs `teamId` or `guildId` (memory is shared by the people of one Slack workspace or Discord server)",
+                "bindings[1].match.peer.id: peer id is empty (the chat id on the platform (for `direct`, the person's id))",
+                "bindings[2].name: `../escape` is not a valid binding name (use up to 64 letters, digits, `.`, `_` and `-` (it names the binding's audit file))",
+                "bindings[4]: duplicate binding name `slack-team-T1` (also bindings[3]) (give one of them another `name`)",
+            ]
+        );
+    }
+
+    #[test]
+    fn derived_binding_names_follow_the_tier() {
+        let mut b = binding("main", "discord");
+        assert_eq!(b.display_name(), "discord-channel");
+        b.matches.account_id = Some("work".into());
+        assert_eq!(b.display_name(), "discord-account-work");
+        b.matches.guild_id = Some("9".into());
+        assert_eq!(b.display_name(), "discord-guild-9");
+        b.matches.roles = vec!["1".into(), "2".into()];
+        assert_eq!(b.display_name(), "discord-guild-9-roles-1-2");
+        b.matches.peer = Some(PeerMatch {
+            kind: PeerMatchKind::Channel,
+            id: "chan/1".into(),
+        });
+        assert_eq!(b.display_name(), "discord-peer-chan_1");
+        b.name = Some("mine".into());
+        assert_eq!(b.display_name(), "mine");
+        assert_eq!(sanitize_name("matrix:@a:hs.org"), "matrix__a_hs.org");
+        assert_eq!(sanitize_name(".."), "__");
+    }
+
+    #[test]
+    fn identity_links_are_checked() {
+        let mut config = Config::default();
+        config.session.identity_links = BTreeMap::from([
+            (
+                "alice".to_owned(),
+                vec![
+                    "telegram:1".to_owned(),
+                    "discord:2".to_owned(),
+                    "telegram:1".to_owned(),
+                ],
+            ),
+            (
+                "Bob".to_owned(),
+                vec![
+                    "discord:2".to_owned(),
+                    "nochannel".to_owned(),
+                    "irc:5".to_owned(),
+                    "webchat:guest".to_owned(),
+                    "webchat:owner".to_owned(),
+                ],
+            ),
+        ]);
+        assert_eq!(
+            routing_issues(&config),
+            [
+                "session.identityLinks.Bob: `Bob` is not a valid link name (use lowercase letters, digits, `-` and `_`)",
+                "session.identityLinks.Bob[1]: `nochannel` is not an identity (write `<channel>:<id>`, e.g. `telegram:123`)",
+                "session.identityLinks.Bob[2]: `irc` in `irc:5` is not a channel (use one of telegram, discord, slack, matrix, webchat)",
+                "session.identityLinks.Bob[3]: `webchat:guest` is not an identity (the Control UI's only identity is `webchat:owner`)",
+                "session.identityLinks.alice[1]: `discord:2` is also linked as `Bob` (an identity belongs to one person: remove it from one link)",
+                "session.identityLinks.alice[2]: `telegram:1` is listed twice",
+            ]
+        );
     }
 }

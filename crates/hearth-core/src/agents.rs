@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use hearth_config::{AgentModel, Config, Identity, ModelSelection};
+use hearth_config::{AgentModel, Config, Identity, ModelSelection, QueueMode};
 
 use crate::StateDir;
 
@@ -18,6 +18,19 @@ pub struct Agent {
     pub workspace: PathBuf,
     pub model: ModelSelection,
     pub identity: Identity,
+    /// What a message arriving during a run of one of its sessions does
+    /// (`agents.list[].queue`, else `agents.defaults.queue`).
+    pub queue: QueueMode,
+    /// The agents it may start as sub-agents (`sessions_spawn`): ids, or `*` for any. Never
+    /// empty: without `subagents.allowAgents` it is the agent itself.
+    pub subagents: Vec<String>,
+}
+
+impl Agent {
+    /// Whether this agent may start `id` as a sub-agent.
+    pub fn may_spawn(&self, id: &str) -> bool {
+        self.subagents.iter().any(|a| a == "*" || a == id)
+    }
 }
 
 /// All agents of a config, the default first.
@@ -42,6 +55,8 @@ impl Agents {
                     workspace: default_workspace,
                     model: defaults.model.clone(),
                     identity: Identity::default(),
+                    queue: defaults.queue.mode,
+                    subagents: vec![DEFAULT_AGENT_ID.to_owned()],
                 }],
             };
         }
@@ -83,12 +98,18 @@ impl Agents {
                     .clone()
                     .or_else(|| identity.name.clone())
                     .unwrap_or_else(|| a.id.clone());
+                let subagents = match &a.subagents {
+                    Some(s) if !s.allow_agents.is_empty() => s.allow_agents.clone(),
+                    _ => vec![a.id.clone()],
+                };
                 Agent {
                     id: a.id.clone(),
                     name,
                     workspace,
                     model,
                     identity,
+                    queue: a.queue.unwrap_or(defaults.queue).mode,
+                    subagents,
                 }
             })
             .collect();
@@ -156,5 +177,35 @@ mod tests {
         let ops = agents.get("ops").unwrap();
         assert_eq!(ops.model.primary.as_deref(), Some("p/m"));
         assert_eq!(ops.workspace, PathBuf::from("/h/workspace-ops"));
+    }
+
+    #[test]
+    fn queue_modes_and_subagents_resolve_per_agent() {
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "agents": {
+                "defaults": { "queue": { "mode": "collect" } },
+                "list": [
+                    { "id": "main" },
+                    { "id": "ops", "queue": { "mode": "interrupt" },
+                      "subagents": { "allowAgents": ["main"] } },
+                    { "id": "boss", "subagents": { "allowAgents": ["*"] } }
+                ]
+            }
+        }))
+        .unwrap();
+        let agents = Agents::from_config(&config, &StateDir::new("/h"));
+        let (main, ops, boss) = (
+            agents.get("main").unwrap(),
+            agents.get("ops").unwrap(),
+            agents.get("boss").unwrap(),
+        );
+        assert_eq!(main.queue, QueueMode::Collect);
+        assert_eq!(ops.queue, QueueMode::Interrupt);
+        assert!(main.may_spawn("main") && !main.may_spawn("ops"));
+        assert!(ops.may_spawn("main") && !ops.may_spawn("ops"));
+        assert!(boss.may_spawn("ops") && boss.may_spawn("anyone"));
+        let bare = Agents::from_config(&Config::default(), &StateDir::new("/h"));
+        assert_eq!(bare.default_agent().queue, QueueMode::Followup);
+        assert!(bare.default_agent().may_spawn("main"));
     }
 }

@@ -5,6 +5,9 @@
 //! `/compact` summarises the session's older turns now, `/model` shows or switches the session's
 //! model. They work the same from every client (the Control UI, `hearth chat`, and later every
 //! channel), because they are recognised where a message enters a session.
+//!
+//! `/link <channel>:<id>`, `/link <code>` and `/unlink` manage the sender's identity links
+//! (`crate::identity`); they only mean something in a channel's direct chat.
 
 /// A recognised command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +22,11 @@ pub enum SlashCommand {
     Compact,
     /// `/model`, `/model <provider/model>` or `/model default`.
     Model(ModelChoice),
+    /// `/link <channel>:<id>` (start linking the sender with that identity) or `/link <code>`
+    /// (prove an identity of a pending link).
+    Link(String),
+    /// `/unlink`: the sender leaves its identity link.
+    Unlink,
 }
 
 /// What `/model` asks for.
@@ -51,6 +59,10 @@ impl SlashCommand {
             ("/stop", None) => Some(SlashCommand::Stop),
             ("/status", None) => Some(SlashCommand::Status),
             ("/compact", None) => Some(SlashCommand::Compact),
+            ("/link", Some(arg)) if !arg.is_empty() && !arg.contains(char::is_whitespace) => {
+                Some(SlashCommand::Link(arg.to_owned()))
+            }
+            ("/unlink", None) => Some(SlashCommand::Unlink),
             ("/model", None) => Some(SlashCommand::Model(ModelChoice::Show)),
             ("/model", Some(arg)) if !arg.contains(char::is_whitespace) => Some(
                 SlashCommand::Model(if arg.eq_ignore_ascii_case("default") {
@@ -96,5 +108,21 @@ mod tests {
             Some(SlashCommand::Model(ModelChoice::Default))
         );
         assert_eq!(SlashCommand::parse("/model a/b c/d"), None);
+    }
+
+    #[test]
+    fn link_takes_one_argument_and_unlink_none() {
+        assert_eq!(
+            SlashCommand::parse("/link discord:42"),
+            Some(SlashCommand::Link("discord:42".into()))
+        );
+        assert_eq!(
+            SlashCommand::parse(" /LINK 123456 "),
+            Some(SlashCommand::Link("123456".into()))
+        );
+        assert_eq!(SlashCommand::parse("/link"), None);
+        assert_eq!(SlashCommand::parse("/link a b"), None);
+        assert_eq!(SlashCommand::parse("/unlink"), Some(SlashCommand::Unlink));
+        assert_eq!(SlashCommand::parse("/unlink me"), None);
     }
 }

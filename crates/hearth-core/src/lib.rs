@@ -21,19 +21,25 @@
 
 pub mod agent;
 pub mod agents;
+pub mod audit;
+pub mod budgets;
 pub mod bus;
 pub mod catalog;
 pub mod channels;
+pub mod clock;
 pub mod commands;
 pub mod desktop;
 mod error;
 pub mod foreground;
 pub mod gateway;
 pub mod home;
+pub mod identity;
 pub mod logging;
 pub mod mcp;
 pub mod models;
 pub mod reload;
+pub mod reset;
+pub mod routing;
 pub mod runtime;
 pub mod sessions;
 mod start;

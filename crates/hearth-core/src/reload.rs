@@ -102,9 +102,10 @@ pub(crate) async fn reload_once(rt: &Runtime) -> bool {
     if loaded.hash == rt.live().hash {
         return false;
     }
-    match prepare(rt, loaded.config, loaded.hash).await {
+    // Boxed: a whole config and what it resolves to make a large future.
+    match Box::pin(prepare(rt, loaded.config, loaded.hash)).await {
         Ok(prepared) => {
-            apply(rt, prepared);
+            crate::audit::as_actor_sync(crate::audit::Actor::File, || apply(rt, prepared));
             true
         }
         Err(e) => {
@@ -161,6 +162,7 @@ pub(crate) fn apply(rt: &Runtime, prepared: Prepared) -> Vec<String> {
         restart,
     } = prepared;
     let hash = live.hash.clone();
+    crate::audit::config_change(rt, &rt.live(), &live, &restart);
     rt.replace_live(live);
     rt.mcp.apply(&config.mcp);
     rt.channels.config_changed();

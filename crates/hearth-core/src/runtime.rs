@@ -114,6 +114,10 @@ pub struct Runtime {
     pub mcp: crate::mcp::McpManager,
     /// Messaging channel accounts.
     pub channels: crate::channels::Channels,
+    /// The audit trail (`$HEARTH_HOME/audit/`).
+    pub audit: crate::audit::Audit,
+    /// Spending caps already announced in their period.
+    pub budgets: crate::budgets::Budgets,
     /// How the gateway was started (overrides for reloads, the desktop hooks).
     options: OnceLock<crate::GatewayOptions>,
     /// Held while a config is checked and put in force (file reload or a write from a client),
@@ -135,6 +139,7 @@ impl Runtime {
         let limiter = AuthLimiter::new(live.config.gateway.auth.rate_limit.clone());
         let bus = EventBus::default();
         let approvals = ExecApprovals::open(home.root().join(APPROVALS_FILE), bus.clone());
+        let audit = crate::audit::Audit::new(home.root().join("audit"), &live.config.audit);
         Self {
             home,
             config_path,
@@ -163,6 +168,8 @@ impl Runtime {
             approvals,
             mcp: crate::mcp::McpManager::new(),
             channels: crate::channels::Channels::default(),
+            audit,
+            budgets: crate::budgets::Budgets::default(),
             options: OnceLock::new(),
             config_lock: tokio::sync::Mutex::new(()),
         }
@@ -170,6 +177,14 @@ impl Runtime {
 
     pub(crate) fn set_options(&self, options: crate::GatewayOptions) {
         let _ = self.options.set(options);
+    }
+
+    /// The wall clock, in milliseconds since the epoch (a test's manual clock when it set one).
+    pub fn now_ms(&self) -> i64 {
+        match self.options.get().and_then(|o| o.clock.as_ref()) {
+            Some(clock) => clock.now_ms(),
+            None => crate::util::now_ms(),
+        }
     }
 
     /// The start options; `None` for runtimes built without [`crate::Gateway::start`] (tests).
@@ -188,6 +203,7 @@ impl Runtime {
     }
 
     pub(crate) fn replace_live(&self, live: Live) {
+        self.audit.configure(&live.config.audit);
         self.limiter
             .set_config(live.config.gateway.auth.rate_limit.clone());
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(live);

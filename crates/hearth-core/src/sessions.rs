@@ -2,14 +2,19 @@
 //!
 //! A session key names a conversation (`agent:<agentId>:<rest>`, OpenClaw's shape); the store
 //! maps it to the active session id. Runs of one session are serialised by a per-key async mutex
-//! (followup order); runs of different sessions go concurrently.
+//! (followup order); runs of different sessions go concurrently. What a message arriving during
+//! a run does is decided by the queue (`agent::queue`), whose per-session state lives here, as
+//! does the bookkeeping of sub-agents (children per run, slots gateway-wide).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hearth_protocol::transcript::Message;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+use crate::agent::queue::SessionQueue;
 
 /// How long an idempotency key is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
@@ -70,6 +75,42 @@ pub struct Sessions {
     transcripts: Mutex<TranscriptCache>,
     /// Session id → its `/model` override, as stored (so a turn need not read it each time).
     overrides: Mutex<HashMap<String, Option<String>>>,
+    /// Session key → its queue (`agent::queue`): the run going, the messages waiting, the steer
+    /// inbox. An entry lives only while the session has work; the queue removes it when idle.
+    queues: Mutex<HashMap<String, SessionQueue>>,
+    /// Run id → sub-agents it started (`subagents.maxChildren`); forgotten when the run ends.
+    children: Mutex<HashMap<String, u32>>,
+    /// Sub-agents running gateway-wide (`subagents.maxConcurrent`).
+    subagent_slots: SubagentSlots,
+}
+
+/// A semaphore whose size follows the config: grown at once, shrunk as permits come back.
+#[derive(Debug)]
+struct SubagentSlots {
+    semaphore: Arc<Semaphore>,
+    capacity: Mutex<usize>,
+}
+
+impl Default for SubagentSlots {
+    fn default() -> Self {
+        Self {
+            semaphore: Arc::new(Semaphore::new(0)),
+            capacity: Mutex::new(0),
+        }
+    }
+}
+
+impl SubagentSlots {
+    fn resize(&self, wanted: usize) {
+        let mut capacity = lock(&self.capacity);
+        if wanted > *capacity {
+            self.semaphore.add_permits(wanted - *capacity);
+            *capacity = wanted;
+        } else if wanted < *capacity {
+            // Only free permits can go now; the rest go on a later call, once returned.
+            *capacity -= self.semaphore.forget_permits(*capacity - wanted);
+        }
+    }
 }
 
 /// The recent history of the most recently used sessions, so a turn neither re-reads nor
@@ -113,6 +154,7 @@ impl Sessions {
 
     pub fn finish_run(&self, run_id: &str) {
         lock(&self.runs).remove(run_id);
+        lock(&self.children).remove(run_id);
     }
 
     pub fn active_runs(&self) -> usize {
@@ -135,6 +177,33 @@ impl Sessions {
         }
         out.sort();
         out
+    }
+
+    /// The queues of the sessions that have work (`agent::queue`).
+    pub(crate) fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionQueue>> {
+        lock(&self.queues)
+    }
+
+    /// Counts one more sub-agent of `parent_run_id`; false when it already started `max`.
+    pub fn claim_child(&self, parent_run_id: &str, max: u32) -> bool {
+        let mut children = lock(&self.children);
+        let n = children.entry(parent_run_id.to_owned()).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// A slot for one sub-agent, waiting while `max` of them run gateway-wide.
+    pub async fn subagent_slot(&self, max: u32) -> OwnedSemaphorePermit {
+        self.subagent_slots
+            .resize(usize::try_from(max.max(1)).unwrap_or(usize::MAX));
+        loop {
+            if let Ok(permit) = self.subagent_slots.semaphore.clone().acquire_owned().await {
+                return permit;
+            }
+        }
     }
 
     /// Records an idempotency key for a new run; answers the earlier run id if the key was seen.
@@ -288,6 +357,45 @@ mod tests {
             s.cached_transcript("id5").is_none(),
             "forgetting a key drops its transcript"
         );
+    }
+
+    #[test]
+    fn children_are_counted_per_run_and_forgotten_with_it() {
+        let s = Sessions::default();
+        assert!(s.claim_child("p", 2) && s.claim_child("p", 2));
+        assert!(!s.claim_child("p", 2));
+        assert!(s.claim_child("other", 2));
+        s.finish_run("p");
+        assert!(s.claim_child("p", 2));
+    }
+
+    #[tokio::test]
+    async fn subagent_slots_follow_the_configured_size() {
+        let s = Sessions::default();
+        let short = Duration::from_millis(50);
+        let a = s.subagent_slot(2).await;
+        let b = s.subagent_slot(2).await;
+        assert!(
+            tokio::time::timeout(short, s.subagent_slot(2))
+                .await
+                .is_err(),
+            "a third waits while two run"
+        );
+        drop(a);
+        assert!(
+            tokio::time::timeout(short, s.subagent_slot(1))
+                .await
+                .is_err(),
+            "shrunk to one while one still runs: a newcomer waits"
+        );
+        drop(b);
+        let c = tokio::time::timeout(Duration::from_secs(5), s.subagent_slot(1))
+            .await
+            .expect("the slot came back");
+        assert_eq!(s.subagent_slots.semaphore.available_permits(), 0);
+        drop(c);
+        let _d = s.subagent_slot(3).await;
+        assert_eq!(s.subagent_slots.semaphore.available_permits(), 2);
     }
 
     #[tokio::test]

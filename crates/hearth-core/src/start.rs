@@ -24,6 +24,8 @@ pub struct GatewayOptions {
     pub create_config: bool,
     /// The desktop shell's hooks (`desktop.*` methods); `None` for a headless gateway.
     pub desktop: Option<Arc<dyn crate::desktop::DesktopHooks>>,
+    /// The wall clock for time-based rules (session resets); `None` for the system's.
+    pub clock: Option<Arc<dyn crate::clock::Clock>>,
 }
 
 impl std::fmt::Debug for GatewayOptions {
@@ -34,6 +36,7 @@ impl std::fmt::Debug for GatewayOptions {
             .field("bind", &self.bind)
             .field("create_config", &self.create_config)
             .field("desktop", &self.desktop.is_some())
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -46,6 +49,7 @@ impl GatewayOptions {
             bind: None,
             create_config: true,
             desktop: None,
+            clock: None,
         }
     }
 }
@@ -216,6 +220,7 @@ impl RunningGateway {
             tracing::warn!("the HTTP server did not stop in time");
         }
         rt.mcp.shutdown().await;
+        rt.audit.close().await;
         rt.store.close().await;
         tracing::info!("gateway stopped");
     }

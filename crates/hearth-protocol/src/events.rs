@@ -309,6 +309,10 @@ events! {
     PairingRequested = "pairing.requested" (crate::channels::PairingRequest);
     /// A pairing request was approved, denied or expired.
     PairingResolved = "pairing.resolved" (crate::channels::PairingResolved);
+    /// A person's identity links changed (linked, a pending link verified, or unlinked).
+    IdentityChanged = "identity.changed" (crate::agents::IdentityChanged);
+    /// A spending cap was reached for the first time in its day or month.
+    BudgetExceeded = "budget.exceeded" (crate::audit::BudgetExceeded);
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //! documentation all derive from the same types. [`schema::protocol_schema`] renders them as one
 //! JSON Schema document.
 
+pub mod agents;
+pub mod audit;
 pub mod channels;
 pub mod events;
 pub mod frame;

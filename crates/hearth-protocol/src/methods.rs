@@ -13,6 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+pub use crate::agents::*;
+pub use crate::audit::*;
 pub use crate::channels::*;
 use crate::transcript::{Message, Usage};
 
@@ -408,6 +410,41 @@ pub struct SessionInfo {
     pub message_count: u64,
     pub usage: Usage,
     pub archived: bool,
+    /// The session this one was forked from or spawned by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// For a fork: the parent's last message (`seq`) it copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork_seq: Option<i64>,
+}
+
+/// Fork a session at one of its messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionsForkParams {
+    /// The session key to fork (its active session); or give `sessionId` for an archived one.
+    pub key: String,
+    /// Fork this session (active or archived) instead of the key's active one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The last message to copy (its `seq` from `chat.history`); default all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_seq: Option<i64>,
+    /// The new session's key; default `<key>:fork:<n>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsForkResult {
+    /// The new session's key.
+    pub key: String,
+    pub session_id: String,
+    pub parent_id: String,
+    pub fork_seq: i64,
+    /// Messages copied.
+    pub messages: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -917,6 +954,10 @@ pub struct UsageSummaryResult {
     pub by_channel: Vec<UsageBucket>,
     /// Sorted by cost, then tokens, descending; runs that reached no model are left out.
     pub by_model: Vec<UsageBucket>,
+    /// Per canonical person (an `identityLinks` name, else the identity), sorted like the
+    /// others; runs without a sender are left out.
+    #[serde(default)]
+    pub by_sender: Vec<UsageBucket>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -1191,6 +1232,8 @@ methods! {
     SessionsReset = "sessions.reset" (SessionKeyParams) -> SessionsResetResult;
     /// Delete a session key's current and archived sessions with their transcripts.
     SessionsDelete = "sessions.delete" (SessionKeyParams) -> SessionsDeleteResult;
+    /// Fork a session at one of its messages into a new session (`<key>:fork:<n>` unless `newKey` is given); the original stays as it was.
+    SessionsFork = "sessions.fork" (SessionsForkParams) -> SessionsForkResult;
     /// Summarise a session's older turns now (what `/compact` does); the transcript stays whole.
     SessionsCompact = "sessions.compact" (SessionKeyParams) -> SessionsCompactResult;
     /// Every configured model, as `provider/model`.
@@ -1223,7 +1266,7 @@ methods! {
     ProvidersTest = "providers.test" (ProvidersTestParams) -> ProvidersTestResult;
     /// First-run setup in one step, all or nothing: the provider (its key into the secret store), the default model, the assistant's name, the DM policy, and `SOUL.md`/`USER.md`.
     OnboardingApply = "onboarding.apply" (OnboardingApplyParams) -> ConfigWrite;
-    /// Runs, tokens and cost over the last days: totals, per day, agent, channel and model.
+    /// Runs, tokens and cost over the last days: totals, per day, agent, channel, model and sender.
     UsageSummary = "usage.summary" (UsageSummaryParams) -> UsageSummaryResult;
     /// The most recent runs, newest first.
     RunsRecent = "runs.recent" (RunsRecentParams) -> RunsRecentResult;
@@ -1251,6 +1294,34 @@ methods! {
     PairingDeny = "pairing.deny" (PairingCodeParams) -> PairingDecision;
     /// Forgets an approved sender; their next message asks for pairing again.
     PairingRevoke = "pairing.revoke" (PairingRevokeParams) -> PairingRevokeResult;
+    /// Every agent with its settings resolved, and how many bindings route to it.
+    AgentsList = "agents.list" (Empty) -> AgentsListResult;
+    /// Adds an agent to `agents.list` (the implicit `main` is written out first when the list is empty).
+    AgentsAdd = "agents.add" (AgentsAddParams) -> ConfigWrite;
+    /// Removes an agent. `CONFLICT` while bindings route to it, unless `force` (they go too); the only agent cannot be removed.
+    AgentsRemove = "agents.remove" (AgentsRemoveParams) -> ConfigWrite;
+    /// The bindings in file order, each with its name and tier.
+    BindingsList = "bindings.list" (Empty) -> BindingsListResult;
+    /// Appends a binding; the whole config is validated (an unknown agent is an error naming the configured ones).
+    BindingsAdd = "bindings.add" (BindingsAddParams) -> ConfigWrite;
+    /// Removes a binding by index or name.
+    BindingsRemove = "bindings.remove" (BindingsRemoveParams) -> ConfigWrite;
+    /// Which agent, session and memory a message would get, and why each binding won, lost or did not match.
+    RouteExplain = "route.explain" (RouteExplainParams) -> RouteExplainResult;
+    /// The owner, the identity links of the config, and links waiting for their codes.
+    IdentityList = "identity.list" (Empty) -> IdentityListResult;
+    /// Starts linking identities as one person: a 6-digit code goes to each in its latest direct chat (`webchat:owner` counts as verified). Codes expire after 10 minutes.
+    IdentityLinkStart = "identity.link.start" (IdentityLinkStartParams) -> IdentityLinkStartResult;
+    /// Confirms a pending link with the codes its identities received; once every identity is verified the link is written to `session.identityLinks`.
+    IdentityLinkConfirm = "identity.link.confirm" (IdentityLinkConfirmParams) -> ConfigWrite;
+    /// Removes an identity from its link (no code needed).
+    IdentityUnlink = "identity.unlink" (IdentityUnlinkParams) -> ConfigWrite;
+    /// Every spending cap of `budgets`: spent in the current local day or month, and whether it is reached.
+    BudgetsStatus = "budgets.status" (Empty) -> BudgetsStatusResult;
+    /// An audit log's latest entries (default `gateway`), oldest first, and the names of every log.
+    AuditTail = "audit.tail" (AuditTailParams) -> AuditTailResult;
+    /// Audit entries matching text, kind, log and time range, newest first, across logs and rotated files.
+    AuditSearch = "audit.search" (AuditSearchParams) -> AuditSearchResult;
 }
 
 #[cfg(test)]

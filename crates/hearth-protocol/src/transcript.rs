@@ -135,6 +135,10 @@ pub struct Message {
     /// Milliseconds since the Unix epoch.
     #[serde(default)]
     pub timestamp: i64,
+    /// Its 1-based position in the session's transcript, on messages read back from the store
+    /// (`chat.history`); `sessions.fork` takes it as `atSeq`. Never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
 }
 
 impl Message {
@@ -150,6 +154,7 @@ impl Message {
             usage: None,
             stop_reason: None,
             timestamp: 0,
+            seq: None,
         }
     }
 

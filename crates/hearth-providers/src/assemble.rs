@@ -134,6 +134,7 @@ impl Assembler {
             usage,
             stop_reason,
             response_id,
+            request_id: None,
         })
     }
 }

@@ -74,8 +74,21 @@ pub(crate) trait AnswerParser: Send + 'static {
     fn complete(self) -> StreamEvent;
 }
 
+/// The id a provider gave the request: Anthropic sends `request-id`, OpenAI and most
+/// compatible servers `x-request-id`.
+fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    ["request-id", "x-request-id"]
+        .into_iter()
+        .filter_map(|name| headers.get(name)?.to_str().ok())
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
 struct CallStream<F, P> {
     reader: BodyReader,
+    /// The response's request id header, copied into the completion.
+    request_id: Option<String>,
     framing: F,
     parser: Option<P>,
     pending: VecDeque<StreamEvent>,
@@ -90,8 +103,10 @@ pub(crate) fn events<F: Framing, P: AnswerParser>(
     parser: P,
     redactor: Arc<Redactor>,
 ) -> EventStream {
+    let request_id = request_id(reader.headers());
     let state = CallStream {
         reader,
+        request_id,
         framing,
         parser: Some(parser),
         pending: VecDeque::new(),
@@ -167,7 +182,11 @@ impl<F: Framing, P: AnswerParser> CallStream<F, P> {
     /// Queues the completion; the stream ends after it.
     fn finish(&mut self) {
         if let Some(parser) = self.parser.take() {
-            self.pending.push_back(parser.complete());
+            let mut done = parser.complete();
+            if let StreamEvent::Completed(completion) = &mut done {
+                completion.request_id = self.request_id.take();
+            }
+            self.pending.push_back(done);
         }
     }
 
@@ -176,5 +195,24 @@ impl<F: Framing, P: AnswerParser> CallStream<F, P> {
         self.parser = None;
         self.pending.clear();
         Some(Err(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    use super::request_id;
+
+    #[test]
+    fn the_request_id_comes_from_either_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(request_id(&headers), None);
+        headers.insert("x-request-id", HeaderValue::from_static("req_openai"));
+        assert_eq!(request_id(&headers).as_deref(), Some("req_openai"));
+        headers.insert("request-id", HeaderValue::from_static("req_anthropic"));
+        assert_eq!(request_id(&headers).as_deref(), Some("req_anthropic"));
+        headers.insert("request-id", HeaderValue::from_static(" "));
+        assert_eq!(request_id(&headers).as_deref(), Some("req_openai"));
     }
 }

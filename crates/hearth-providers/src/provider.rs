@@ -83,6 +83,9 @@ pub struct Completion {
     pub stop_reason: StopReason,
     /// The provider's id for this response, when it sent one.
     pub response_id: Option<String>,
+    /// The id the provider gave the HTTP request (`request-id` or `x-request-id` response
+    /// header), for matching its own logs and support tickets.
+    pub request_id: Option<String>,
 }
 
 /// The events of one call. Ends after [`StreamEvent::Completed`] or the first error.

@@ -553,6 +553,27 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
+
+    /// Where `sender_id` of `channel` last wrote to the bot in a direct chat: the account that
+    /// received it and the chat id, so a message can reach that person privately.
+    pub async fn latest_direct_chat(
+        &self,
+        channel: &str,
+        sender_id: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT account, chat_id FROM channel_inbound WHERE channel = ? AND sender_id = ? \
+             AND json_extract(envelope, '$.peerKind') = 'direct' \
+             ORDER BY received_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(channel)
+        .bind(sender_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("account")?, r.try_get("chat_id")?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
 }
 
 #[cfg(test)]
@@ -767,6 +788,49 @@ mod tests {
                 .resolve_pairing("ABCD1234", false)
                 .await
                 .expect("again"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_latest_direct_chat_of_a_sender_is_found() {
+        let store = Store::open_memory().await.expect("store");
+        let row = |id: &str, account: &str, chat: &str, kind: &str, at: i64| InboundRow {
+            id: id.into(),
+            channel: "discord".into(),
+            account: account.into(),
+            chat_id: chat.into(),
+            message_id: id.into(),
+            sender_id: "77".into(),
+            envelope: format!(r#"{{"peerKind":"{kind}"}}"#),
+            received_at: at,
+        };
+        assert_eq!(
+            store
+                .latest_direct_chat("discord", "77")
+                .await
+                .expect("query"),
+            None
+        );
+        for r in [
+            row("a", "home", "dm-1", "direct", 1),
+            row("b", "work", "dm-2", "direct", 2),
+            row("c", "home", "guild-chan", "channel", 3),
+        ] {
+            store.insert_inbound(&r).await.expect("insert");
+        }
+        assert_eq!(
+            store
+                .latest_direct_chat("discord", "77")
+                .await
+                .expect("query"),
+            Some(("work".to_owned(), "dm-2".to_owned()))
+        );
+        assert_eq!(
+            store
+                .latest_direct_chat("telegram", "77")
+                .await
+                .expect("query"),
             None
         );
     }

@@ -197,7 +197,9 @@ impl Store {
             .peekable();
         let mut out = Vec::with_capacity(rows.len() + 1);
         for (seq, json) in rows.iter().rev() {
-            out.push(TranscriptEntry::Message(decode(session_id, json)?));
+            let mut message = decode(session_id, json)?;
+            message.seq = Some(*seq);
+            out.push(TranscriptEntry::Message(message));
             while let Some(c) = compactions.next_if(|c| c.through_seq <= *seq) {
                 out.push(TranscriptEntry::Compaction(c));
             }

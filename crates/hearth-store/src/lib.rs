@@ -30,4 +30,4 @@ pub use compactions::{CompactionRecord, NewCompaction, SessionContext, Transcrip
 pub use error::StoreError;
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};
 pub use store::Store;
-pub use usage::RunUsage;
+pub use usage::{RunUsage, Spender};

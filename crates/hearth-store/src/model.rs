@@ -46,6 +46,8 @@ impl SessionRecord {
             message_count: self.message_count,
             usage: self.usage,
             archived: self.archived,
+            parent_id: self.parent_id.clone(),
+            fork_seq: self.fork_seq,
         }
     }
 }

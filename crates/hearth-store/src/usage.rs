@@ -1,6 +1,7 @@
 //! Reading runs back for the Control UI: the most recent ones, and the per-run figures that
-//! usage summaries add up. Both ride the `started_at` index; the summing (by local day, agent,
-//! channel, model) is the caller's, which knows the user's time zone.
+//! usage summaries add up; and for budgets, what an agent, a sender or everyone spent since an
+//! instant. All ride the `started_at` index; the summing by local day, agent, channel and model
+//! is the caller's, which knows the user's time zone.
 
 use hearth_protocol::transcript::Usage;
 use sqlx::AssertSqlSafe;
@@ -25,6 +26,17 @@ pub struct RunUsage {
     /// `provider/model`; `None` when no model was reached.
     pub model: Option<String>,
     pub usage: Usage,
+}
+
+/// Whose runs [`Store::spent_since`] adds up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Spender<'a> {
+    /// Every run.
+    All,
+    /// The runs of one agent.
+    Agent(&'a str),
+    /// The runs that answered any of these senders (one person's linked identities).
+    Senders(&'a [String]),
 }
 
 #[derive(sqlx::FromRow)]
@@ -81,6 +93,39 @@ impl Store {
             })
             .collect())
     }
+
+    /// The cost of the runs of `who` started at or after `since_ms`; runs without a price count
+    /// zero.
+    pub async fn spent_since(&self, since_ms: i64, who: Spender<'_>) -> Result<f64, StoreError> {
+        let sql = spent_sql(who);
+        let mut query = sqlx::query_scalar::<_, f64>(AssertSqlSafe(sql)).bind(since_ms);
+        match who {
+            Spender::All => {}
+            Spender::Agent(id) => query = query.bind(id.to_owned()),
+            Spender::Senders([]) => return Ok(0.0),
+            Spender::Senders(senders) => {
+                for sender in senders {
+                    query = query.bind(sender.clone());
+                }
+            }
+        }
+        Ok(query.fetch_one(&self.pool).await?)
+    }
+}
+
+/// The query of [`Store::spent_since`]: one placeholder for the instant, then one per agent or
+/// sender.
+fn spent_sql(who: Spender<'_>) -> String {
+    let mut sql = "SELECT COALESCE(SUM(cost), 0.0) FROM runs WHERE started_at >= ?".to_owned();
+    match who {
+        Spender::All => {}
+        Spender::Agent(_) => sql.push_str(" AND agent_id = ?"),
+        Spender::Senders(senders) => {
+            let marks = vec!["?"; senders.len().max(1)].join(", ");
+            sql.push_str(&format!(" AND sender IN ({marks})"));
+        }
+    }
+    sql
 }
 
 #[cfg(test)]
@@ -90,9 +135,13 @@ mod tests {
     #[tokio::test]
     async fn the_ui_queries_use_the_started_at_index() {
         let store = Store::open_memory().await.unwrap();
+        let senders = ["telegram:1".to_owned(), "discord:2".to_owned()];
         for sql in [
             format!("SELECT {RUN_COLUMNS} FROM runs {RECENT_RUNS}"),
             USAGE_BETWEEN.to_owned(),
+            spent_sql(Spender::All),
+            spent_sql(Spender::Agent("main")),
+            spent_sql(Spender::Senders(&senders)),
         ] {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
@@ -108,5 +157,74 @@ mod tests {
                 assert!(!detail.contains("TEMP B-TREE"), "`{sql}` sorts: `{detail}`");
             }
         }
+    }
+
+    fn run(id: &str, agent: &str, sender: Option<&str>, at: i64, cost: Option<f64>) -> RunRecord {
+        RunRecord {
+            id: id.to_owned(),
+            session_id: None,
+            session_key: format!("agent:{agent}:x"),
+            agent_id: agent.to_owned(),
+            channel: Some("telegram".to_owned()),
+            model: Some("p/m".to_owned()),
+            status: crate::RunStatus::Completed,
+            input: "hi".to_owned(),
+            error: None,
+            usage: Usage {
+                cost,
+                ..Usage::default()
+            },
+            started_at: at,
+            ended_at: at + 1,
+            sender: sender.map(str::to_owned),
+            parent_run_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn spending_is_summed_since_an_instant_per_agent_sender_or_all() {
+        let store = Store::open_memory().await.unwrap();
+        for r in [
+            run("r1", "main", Some("telegram:1"), 100, Some(0.5)),
+            run("r2", "main", Some("discord:2"), 200, Some(0.25)),
+            run("r3", "work", Some("telegram:9"), 300, Some(2.0)),
+            run("r4", "main", None, 400, None),
+            // Before the period.
+            run("r0", "main", Some("telegram:1"), 50, Some(100.0)),
+        ] {
+            store.record_run(&r).await.unwrap();
+        }
+        assert_eq!(store.spent_since(100, Spender::All).await.unwrap(), 2.75);
+        assert_eq!(
+            store
+                .spent_since(100, Spender::Agent("main"))
+                .await
+                .unwrap(),
+            0.75
+        );
+        assert_eq!(
+            store.spent_since(0, Spender::Agent("main")).await.unwrap(),
+            100.75
+        );
+        assert_eq!(
+            store
+                .spent_since(100, Spender::Agent("nobody"))
+                .await
+                .unwrap(),
+            0.0
+        );
+        let person = ["telegram:1".to_owned(), "discord:2".to_owned()];
+        assert_eq!(
+            store
+                .spent_since(100, Spender::Senders(&person))
+                .await
+                .unwrap(),
+            0.75
+        );
+        assert_eq!(
+            store.spent_since(100, Spender::Senders(&[])).await.unwrap(),
+            0.0
+        );
+        assert_eq!(store.spent_since(1_000, Spender::All).await.unwrap(), 0.0);
     }
 }

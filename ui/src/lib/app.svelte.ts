@@ -1,12 +1,21 @@
 // The app's shared state: the gateway connection, the last `status`, pending exec approvals
-// (shown on every page) and the login form's message.
+// (shown on every page), toasts (a budget reached), and the login form's message.
 
 import { untrack } from "svelte";
+import { budgetExceededText } from "./audit";
 import { GatewayClient, GatewayError, gatewayUrl, type ConnectionState } from "./gateway";
 import type { EventName, Events, ExecApproval, HelloOk, MethodName, Methods, StatusResult } from "./protocol";
 import { forgetToken, storeToken, takeToken } from "./token";
 
 const VERSION = "0.1.0";
+/** How long a toast stays before it goes by itself. */
+const TOAST_MS = 12_000;
+
+export interface Toast {
+  id: number;
+  tone: "warn" | "error" | "ok";
+  text: string;
+}
 
 class AppState {
   conn = $state<ConnectionState>({ kind: "idle" });
@@ -17,6 +26,8 @@ class AppState {
   approvals = $state<ExecApproval[]>([]);
   /** Settings changed on disk that need a restart (from config writes and `config.changed`). */
   restartRequired = $state<string[]>([]);
+  toasts = $state<Toast[]>([]);
+  private nextToast = 1;
   client: GatewayClient | null = null;
   private unsubs: (() => void)[] = [];
 
@@ -77,6 +88,7 @@ class AppState {
       client.on("exec.approval.resolved", (r) => {
         this.approvals = this.approvals.filter((x) => x.id !== r.id);
       }),
+      client.on("budget.exceeded", (b) => this.toast(budgetExceededText(b), "warn")),
       client.on("config.changed", (c) => {
         this.restartRequired = c.restartRequired ?? [];
         void this.refreshStatus();
@@ -103,6 +115,17 @@ class AppState {
       // Shown by the connection state; the page keeps the last status.
     }
     return this.status;
+  }
+
+  /** Shows a message in the corner of every page for a while. */
+  toast(text: string, tone: Toast["tone"] = "ok"): void {
+    const id = this.nextToast++;
+    this.toasts = [...this.toasts, { id, tone, text }].slice(-4);
+    setTimeout(() => this.dismiss(id), TOAST_MS);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
   }
 
   get hello(): HelloOk | null {

@@ -1,6 +1,8 @@
 // Types of the gateway's WebSocket protocol as the Control UI uses it: docs/protocol.schema.json
-// plus the issue-4 contract (config writes, secrets, providers.test, usage, runs, logs, desktop)
-// and the channels contract (crates/hearth-protocol/src/channels.rs: channels.*, pairing.*).
+// plus the issue-4 contract (config writes, secrets, providers.test, usage, runs, logs, desktop),
+// the channels contract (crates/hearth-protocol/src/channels.rs: channels.*, pairing.*) and the
+// issue-6 contract (hearth-protocol/src/agents.rs and audit.rs: agents.*, bindings.*,
+// route.explain, identity.*, sessions.fork, budgets.status, audit.*).
 
 export type ErrorCode =
   | "INVALID_REQUEST"
@@ -81,6 +83,8 @@ export interface Message {
   usage?: Usage | null;
   stopReason?: string | null;
   timestamp?: number;
+  /** Its 1-based position in the session's whole transcript (messages read back from the store). */
+  seq?: number | null;
 }
 
 export interface AgentInfo {
@@ -127,6 +131,10 @@ export interface SessionInfo {
   messageCount: number;
   usage: Usage;
   archived: boolean;
+  /** The session id this one was forked from (or, for a sub-agent's, spawned by). */
+  parentId?: string | null;
+  /** The parent's messages copied into this one: the fork point, 1-based. */
+  forkSeq?: number | null;
 }
 
 export interface ModelInfo {
@@ -201,6 +209,8 @@ export interface UsageSummary {
   byAgent: KeyedUsageRow[];
   byChannel: KeyedUsageRow[];
   byModel: KeyedUsageRow[];
+  /** Per canonical person; runs without a sender are left out. */
+  bySender?: KeyedUsageRow[];
 }
 
 export interface RunInfo {
@@ -376,6 +386,184 @@ export interface PairingDecision {
   decision: string;
 }
 
+// --- issue 6: agents, bindings, routing, identities, budgets, audit ---
+
+/** What happens to a message that arrives while a run of the same session is going on. */
+export type QueueMode = "followup" | "collect" | "steer" | "interrupt";
+
+export interface AgentToolsPolicy {
+  profile?: string | null;
+  allow?: string[] | null;
+  deny?: string[] | null;
+}
+
+/** One agent as `agents.list` describes it. */
+export interface AgentSummary {
+  id: string;
+  name: string;
+  default: boolean;
+  workspace: string;
+  /** `provider/model` of the primary model; null when none is set anywhere. */
+  model: string | null;
+  fallbacks: string[];
+  identity?: { name?: string | null; emoji?: string | null } | null;
+  /** The skills it may use; null means every available skill. */
+  skills?: string[] | null;
+  tools?: AgentToolsPolicy | null;
+  queue: QueueMode;
+  /** How many bindings route to it. */
+  bindings: number;
+}
+export interface AgentsListResult {
+  defaultId: string;
+  agents: AgentSummary[];
+}
+export interface AgentsAddParams {
+  id: string;
+  name?: string;
+  model?: string;
+  workspace?: string;
+  emoji?: string;
+  default?: boolean;
+}
+
+export type PeerMatchKind = "direct" | "group" | "channel";
+/** A route query's kind of chat: a thread also matches its parent chat's bindings. */
+export type PeerKind = PeerMatchKind | "thread";
+
+/** What a binding matches; `channel` is required, every other field given must match too. */
+export interface BindingMatch {
+  channel: string;
+  accountId?: string | null;
+  peer?: { kind: PeerMatchKind; id: string } | null;
+  guildId?: string | null;
+  teamId?: string | null;
+  /** With `guildId`: the sender has at least one of these role ids. */
+  roles?: string[] | null;
+}
+
+/** How a route was decided, most specific first (that order is the precedence). */
+export type MatchedBy = "peer" | "parentPeer" | "guildRoles" | "guild" | "team" | "account" | "channel" | "default";
+
+export interface BindingInfo {
+  index: number;
+  name: string;
+  agentId: string;
+  match: BindingMatch;
+  sharedMemory: boolean;
+  tier: MatchedBy;
+}
+export interface BindingsAddParams {
+  agentId: string;
+  match: BindingMatch;
+  name?: string;
+  sharedMemory?: boolean;
+}
+
+export interface RouteExplainParams {
+  channel: string;
+  accountId?: string;
+  peerKind?: PeerKind;
+  peerId?: string;
+  parentPeerId?: string;
+  threadId?: string;
+  senderId?: string;
+  guildId?: string;
+  teamId?: string;
+  roles?: string[];
+}
+export interface RouteCandidate {
+  index: number;
+  name: string;
+  agentId: string;
+  matched: boolean;
+  tier?: MatchedBy | null;
+  why: string;
+}
+export interface RouteExplainResult {
+  agentId: string;
+  binding?: { index: number; name: string } | null;
+  matchedBy: MatchedBy;
+  sessionKey: string;
+  /** The canonical person: a link name, or the identity itself. */
+  person: string;
+  /** Relative to the agent's workspace; null for the owner (the workspace's own memory). */
+  memoryDir?: string | null;
+  candidates: RouteCandidate[];
+}
+
+/** A link waiting for the codes sent to its identities. */
+export interface PendingLink {
+  linkId: string;
+  name: string;
+  identities: string[];
+  verified: string[];
+  expiresAtMs: number;
+}
+export interface IdentityListResult {
+  /** The person whose links include `webchat:owner` (or `webchat:owner` itself). */
+  owner: string;
+  links: Record<string, string[]>;
+  pending: PendingLink[];
+}
+export interface LinkDelivery {
+  identity: string;
+  ok: boolean;
+  error?: string | null;
+}
+export interface IdentityLinkStartResult {
+  linkId: string;
+  expiresAtMs: number;
+  delivered: LinkDelivery[];
+}
+
+export interface SessionsForkResult {
+  key: string;
+  sessionId: string;
+  parentId: string;
+  forkSeq: number;
+  /** How many messages were copied. */
+  messages: number;
+}
+
+export type BudgetPeriod = "day" | "month";
+export type BudgetActionKind = "stop" | "switch";
+export interface BudgetStatus {
+  index: number;
+  /** `agent:<id>`, a person, or `*`. */
+  scope: string;
+  period: BudgetPeriod;
+  limit: number;
+  spent: number;
+  action: BudgetActionKind;
+  model?: string | null;
+  exceeded: boolean;
+}
+export interface BudgetExceeded {
+  scope: string;
+  period: BudgetPeriod;
+  limit: number;
+  spent: number;
+  action: BudgetActionKind;
+  model?: string | null;
+}
+
+/** One line of an audit log: `ts` (ms) and `kind`, then the kind's own fields. */
+export type AuditEntry = { ts: number; kind: string } & Record<string, unknown>;
+export interface AuditTailResult {
+  log: string;
+  entries: AuditEntry[];
+  logs: string[];
+}
+export interface AuditSearchParams {
+  query?: string;
+  kind?: string;
+  log?: string;
+  sinceMs?: number;
+  untilMs?: number;
+  limit?: number;
+}
+
 type Empty = Record<string, never>;
 
 /** Every method the UI calls: its params and its result. */
@@ -399,7 +587,8 @@ export interface Methods {
   };
   "chat.history": {
     params: { sessionKey?: string; limit?: number };
-    result: { sessionKey: string; sessionId?: string | null; messages: Message[] };
+    /** `firstSeq`: the 1-based position of the first returned message in the whole transcript. */
+    result: { sessionKey: string; sessionId?: string | null; messages: Message[]; firstSeq?: number | null };
   };
   "chat.abort": {
     params: { sessionKey?: string; runId?: string };
@@ -473,6 +662,21 @@ export interface Methods {
   "pairing.approve": { params: { code: string }; result: PairingDecision };
   "pairing.deny": { params: { code: string }; result: PairingDecision };
   "pairing.revoke": { params: { channel: string; account: string; senderId: string }; result: { revoked: boolean } };
+  "agents.list": { params: Empty; result: AgentsListResult };
+  "agents.add": { params: AgentsAddParams; result: ConfigWrite };
+  "agents.remove": { params: { id: string; force?: boolean }; result: ConfigWrite };
+  "bindings.list": { params: Empty; result: { bindings: BindingInfo[] } };
+  "bindings.add": { params: BindingsAddParams; result: ConfigWrite };
+  "bindings.remove": { params: { index?: number; name?: string }; result: ConfigWrite };
+  "route.explain": { params: RouteExplainParams; result: RouteExplainResult };
+  "identity.list": { params: Empty; result: IdentityListResult };
+  "identity.link.start": { params: { name: string; identities: string[] }; result: IdentityLinkStartResult };
+  "identity.link.confirm": { params: { linkId: string; codes: string[] }; result: ConfigWrite };
+  "identity.unlink": { params: { identity: string }; result: ConfigWrite };
+  "sessions.fork": { params: { key: string; atSeq?: number; newKey?: string }; result: SessionsForkResult };
+  "budgets.status": { params: Empty; result: { budgets: BudgetStatus[] } };
+  "audit.tail": { params: { log?: string; limit?: number }; result: AuditTailResult };
+  "audit.search": { params: AuditSearchParams; result: { entries: AuditEntry[] } };
 }
 export type MethodName = keyof Methods;
 
@@ -520,5 +724,7 @@ export interface Events {
   "channels.changed": ChannelsStatusResult;
   "pairing.requested": PairingRequest;
   "pairing.resolved": PairingDecision;
+  "identity.changed": { name: string };
+  "budget.exceeded": BudgetExceeded;
 }
 export type EventName = keyof Events;

@@ -28,6 +28,13 @@ export interface TurnView {
   timestamp?: number;
   /** A tool result whose call is not in the window shown. */
   orphanTool?: { name: string; text: string; isError: boolean };
+  /** The 1-based position of this turn's message in the session's whole transcript. */
+  seq?: number;
+  /**
+   * The position of the last message the turn shows: its own, or the last tool result
+   * attached to one of its calls. A fork through here keeps every call answered.
+   */
+  lastSeq?: number;
 }
 
 export function textOf(content: ContentBlock[]): string {
@@ -37,11 +44,21 @@ export function textOf(content: ContentBlock[]): string {
     .join("");
 }
 
-/** Messages grouped for display: each tool result attached to the call it answers. */
-export function groupTranscript(messages: Message[]): TurnView[] {
+/**
+ * Messages grouped for display: each tool result attached to the call it answers. Each turn
+ * knows where it stands in the whole transcript, for a fork: from the message's own `seq`, else
+ * (from a gateway that does not number messages) counted from `firstSeq`, the position of
+ * `messages[0]`.
+ */
+export function groupTranscript(messages: Message[], firstSeq = 1): TurnView[] {
   const calls = new Map<string, ToolCallView>();
+  const owners = new Map<string, TurnView>();
   const turns: TurnView[] = [];
-  for (const m of messages) {
+  // When the gateway numbers its messages, one without a number (a compaction summary shown
+  // in its place) is no point to fork at.
+  const numbered = messages.some((m) => m.seq !== undefined && m.seq !== null);
+  messages.forEach((m, i) => {
+    const seq = m.seq ?? (numbered ? undefined : firstSeq + i);
     if (m.role === "tool") {
       const call = m.toolCallId ? calls.get(m.toolCallId) : undefined;
       const result = {
@@ -52,8 +69,10 @@ export function groupTranscript(messages: Message[]): TurnView[] {
       if (call) {
         call.result = result;
         if (m.durationMs !== undefined && m.durationMs !== null) call.durationMs = m.durationMs;
-      } else turns.push({ role: "tool", parts: [], timestamp: m.timestamp, orphanTool: { name: m.toolName ?? "tool", ...result } });
-      continue;
+        const owner = owners.get(call.id);
+        if (owner && seq !== undefined) owner.lastSeq = Math.max(owner.lastSeq ?? seq, seq);
+      } else turns.push({ role: "tool", parts: [], timestamp: m.timestamp, orphanTool: { name: m.toolName ?? "tool", ...result }, seq, lastSeq: seq });
+      return;
     }
     const parts: TurnPart[] = [];
     for (const b of m.content) {
@@ -69,8 +88,10 @@ export function groupTranscript(messages: Message[]): TurnView[] {
         parts.push({ kind: "tool", call });
       }
     }
-    turns.push({ role: m.role, parts, model: m.model, usage: m.usage, timestamp: m.timestamp });
-  }
+    const turn: TurnView = { role: m.role, parts, model: m.model, usage: m.usage, timestamp: m.timestamp, seq, lastSeq: seq };
+    for (const p of parts) if (p.kind === "tool") owners.set(p.call.id, turn);
+    turns.push(turn);
+  });
   return turns;
 }
 
@@ -142,4 +163,35 @@ export function transcriptToJson(messages: Message[], session?: Partial<SessionI
 export function exportFileName(key: string, ext: "md" | "json", now: Date = new Date()): string {
   const safe = key.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "session";
   return `hearth-${safe}-${now.toISOString().slice(0, 10)}.${ext}`;
+}
+
+export interface SessionOrigin {
+  /** The parent's title or key, else its session id. */
+  label: string;
+  /** The parent's key, when it is among the sessions listed. */
+  key: string | null;
+  /** The fork point; null for a sub-agent's session, which was spawned, not forked. */
+  atMessage: number | null;
+}
+
+/**
+ * Where a forked (or spawned) session came from: the parent, found by its session id or its
+ * key among `sessions`, and the fork point. Null for a session with no parent.
+ */
+export function forkOrigin(
+  info: Pick<SessionInfo, "parentId" | "forkSeq">,
+  sessions: Pick<SessionInfo, "key" | "sessionId" | "title">[],
+): SessionOrigin | null {
+  if (!info.parentId) return null;
+  const parent = sessions.find((s) => s.sessionId === info.parentId) ?? sessions.find((s) => s.key === info.parentId);
+  return {
+    label: parent ? parent.title || parent.key : info.parentId,
+    key: parent ? parent.key : null,
+    atMessage: info.forkSeq ?? null,
+  };
+}
+
+/** "forked from X at message N", or "started by X" for a sub-agent's session. */
+export function originText(o: SessionOrigin): string {
+  return o.atMessage !== null ? `forked from ${o.label} at message ${o.atMessage}` : `started by ${o.label}`;
 }

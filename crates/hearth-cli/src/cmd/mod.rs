@@ -6,18 +6,23 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 
+mod agents;
 mod approvals;
+mod audit;
 mod channels;
 mod chat;
 mod config;
 mod doctor;
 mod gateway;
+mod identity;
 mod mcp;
+mod route;
 mod secrets;
 mod service;
 mod sessions;
 mod skills;
 mod status;
+mod usage;
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = cli.global;
@@ -33,6 +38,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Approvals(cmd) => approvals::run(&g, cmd).await,
         Command::Channels(cmd) => channels::run(&g, cmd).await,
         Command::Pairing(cmd) => channels::pairing(&g, cmd).await,
+        Command::Agents(cmd) => agents::run(&g, cmd).await,
+        Command::Route(cmd) => route::run(&g, cmd).await,
+        Command::Identity(cmd) => identity::run(&g, cmd).await,
+        Command::Usage(args) => usage::run(&g, args).await,
+        Command::Audit(cmd) => audit::run(&g, cmd).await,
         Command::Doctor(args) => doctor::run(&g, args).await,
         Command::Dashboard => status::dashboard(&g).await,
         Command::Completions { shell } => {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use hearth_protocol::methods::{ChatHistoryParams, SessionsListParams, spec};
+use hearth_protocol::methods::{ChatHistoryParams, SessionsForkParams, SessionsListParams, spec};
 use hearth_protocol::transcript::{ContentBlock, Role};
 
 use crate::cli::{Global, SessionsCmd};
@@ -80,7 +80,8 @@ pub(super) async fn run(g: &Global, cmd: SessionsCmd) -> anyhow::Result<ExitCode
                         Role::Tool => "tool",
                         Role::System => "system",
                     };
-                    println!("\n[{}] {who}:", output::time(m.timestamp));
+                    let number = m.seq.map(|n| format!("#{n} ")).unwrap_or_default();
+                    println!("\n{number}[{}] {who}:", output::time(m.timestamp));
                     for block in &m.content {
                         match block {
                             ContentBlock::Text { text } => println!("{text}"),
@@ -100,6 +101,24 @@ pub(super) async fn run(g: &Global, cmd: SessionsCmd) -> anyhow::Result<ExitCode
                         println!("  ({} in, {} out{cost})", u.input, u.output);
                     }
                 }
+            }
+        }
+        SessionsCmd::Fork { key, at, new_key } => {
+            let fork = client
+                .call::<spec::SessionsFork>(SessionsForkParams {
+                    key,
+                    session_id: None,
+                    at_seq: at,
+                    new_key,
+                })
+                .await?;
+            if g.json {
+                output::json(&fork)?;
+            } else {
+                println!(
+                    "Forked into {} ({} messages copied, up to #{}). Continue it with: hearth chat --session {}",
+                    fork.key, fork.messages, fork.fork_seq, fork.key
+                );
             }
         }
     }

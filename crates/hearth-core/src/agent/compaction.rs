@@ -298,6 +298,10 @@ pub struct Compaction<'a> {
     /// [`overhead_tokens`] of this turn's system prompt and tools.
     pub overhead: u64,
     pub settings: &'a CompactionConfig,
+    /// Where the memory flush writes: the turn's context (its memory directory); `None` when
+    /// the conversation's memory is not known (an on-demand compaction of someone else's
+    /// session), and then no flush runs, so notes never land in the wrong person's memory.
+    pub turn: Option<&'a super::TurnContext>,
 }
 
 impl Compaction<'_> {
@@ -349,6 +353,7 @@ impl Compaction<'_> {
         let mut usage = Usage::default();
 
         if self.settings.memory_flush
+            && self.turn.is_some()
             && self.rt.store.memory_flushed_seq(self.session_id).await? < through_seq
         {
             match self.memory_flush(candidates, &messages[..*committed]).await {
@@ -497,13 +502,16 @@ impl Compaction<'_> {
                 return Ok(usage);
             }
             messages.push(completion.message);
-            let ctx = ToolContext::new(
+            let mut ctx = ToolContext::new(
                 self.rt,
                 self.agent,
                 self.session_key,
                 self.run_id,
                 self.cancel,
             );
+            if let Some(turn) = self.turn {
+                ctx = ctx.in_turn(turn);
+            }
             for (id, name, args) in calls {
                 let (output, _) = self.tools.call(&ctx, &name, args).await;
                 messages.push(Message::tool_result(id, name, output.text, output.is_error));
@@ -512,13 +520,17 @@ impl Compaction<'_> {
         Ok(usage)
     }
 
-    /// Appends the model's notes to a daily notes file in the workspace (owner-only).
+    /// Appends the model's notes to a daily notes file of the conversation's memory.
     async fn append_notes(&self, file: &str, notes: &str) {
         let notes = notes.trim();
         if notes.is_empty() || notes.eq_ignore_ascii_case("nothing") {
             return;
         }
-        let path = self.agent.workspace.join(file);
+        let scoped = self.turn.and_then(|t| t.memory_dir.as_deref());
+        let path = match scoped {
+            Some(dir) => self.agent.workspace.join(dir).join(file),
+            None => self.agent.workspace.join(file),
+        };
         let entry = format!(
             "\n## Notes saved before compaction ({})\n\n{notes}\n",
             jiff::Zoned::now().strftime("%H:%M")
@@ -570,6 +582,7 @@ pub async fn compact_session(
             cancel: cancel.clone(),
         },
     );
+    let owner_turn = super::TurnContext::default();
     let compactor = Compaction {
         rt,
         agent,
@@ -581,6 +594,9 @@ pub async fn compact_session(
         system: &system,
         overhead: overhead_tokens(&system, &tools.specs()),
         settings: &live.config.agents.defaults.compaction,
+        // Only the owner's main session is known to keep its memory in the workspace itself.
+        turn: (key == format!("agent:{}:{}", agent.id, live.config.session.main_key))
+            .then_some(&owner_turn),
     };
     let mut messages = history.as_ref().clone();
     let mut committed = messages.len();

@@ -46,7 +46,7 @@ fn header(agent: &Agent, now: &Zoned) -> String {
 }
 
 /// Workspace files, skills and assembled prompts, kept between turns; one per running gateway
-/// (`Runtime::context`), keyed by workspace path and agent id.
+/// (`Runtime::context`), keyed by workspace path, agent id and memory directory.
 #[derive(Debug, Default)]
 pub struct ContextCache {
     agents: Mutex<HashMap<AgentKey, Arc<Mutex<AgentContext>>>>,
@@ -56,8 +56,8 @@ pub struct ContextCache {
     recheck: std::time::Duration,
 }
 
-/// Workspace path and agent id.
-type AgentKey = (PathBuf, String);
+/// Workspace path, agent id and the conversation's memory directory.
+type AgentKey = (PathBuf, String, Option<PathBuf>);
 
 #[derive(Debug, Default)]
 struct AgentContext {
@@ -114,7 +114,21 @@ impl ContextCache {
         now: &Zoned,
         extra: Option<&str>,
     ) -> String {
-        let base = self.base_prompt(home, config, agent, now);
+        self.system_prompt_scoped(home, config, agent, now, extra, None)
+    }
+
+    /// The system prompt of a turn whose memory is `memory_dir` (relative to the workspace;
+    /// `None` for the owner's): `USER.md`, `MEMORY.md` and the daily notes come from there.
+    pub fn system_prompt_scoped(
+        &self,
+        home: &StateDir,
+        config: &Config,
+        agent: &Agent,
+        now: &Zoned,
+        extra: Option<&str>,
+        memory_dir: Option<&std::path::Path>,
+    ) -> String {
+        let base = self.base_prompt(home, config, agent, now, memory_dir);
         let extra = extra.map(str::trim).filter(|e| !e.is_empty());
         let mut prompt = String::with_capacity(base.len() + extra.map_or(0, |e| e.len() + 2));
         prompt.push_str(&base);
@@ -131,12 +145,17 @@ impl ContextCache {
         config: &Config,
         agent: &Agent,
         now: &Zoned,
+        memory_dir: Option<&std::path::Path>,
     ) -> Arc<str> {
         let context = self
             .agents
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry((agent.workspace.clone(), agent.id.clone()))
+            .entry((
+                agent.workspace.clone(),
+                agent.id.clone(),
+                memory_dir.map(std::path::Path::to_path_buf),
+            ))
             .or_default()
             .clone();
         let mut context = context.lock().unwrap_or_else(|p| p.into_inner());
@@ -170,7 +189,15 @@ impl ContextCache {
             return built.prompt.clone();
         }
         context.checked = Some(std::time::Instant::now());
-        let names = workspace::prompt_file_names(now.date());
+        let names = workspace::prompt_file_names(now.date())
+            .into_iter()
+            .map(|name| match memory_dir {
+                Some(dir) if workspace::is_personal(&name) => {
+                    dir.join(&name).to_string_lossy().into_owned()
+                }
+                _ => name,
+            })
+            .collect::<Vec<_>>();
         let files = context.files.load(&agent.workspace, &names, &self.reads);
         let stamps: Vec<Option<Stamp>> = files.iter().map(|f| f.stamp).collect();
         let caps = Caps {
@@ -226,6 +253,8 @@ mod tests {
                 name: None,
                 emoji: Some("🔥".into()),
             },
+            queue: Default::default(),
+            subagents: vec!["main".into()],
         }
     }
 
@@ -238,6 +267,42 @@ mod tests {
     fn write(path: &std::path::Path, text: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn another_persons_prompt_has_their_memory_and_not_the_owners() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = StateDir::new(tmp.path());
+        let ws = tmp.path().join("ws");
+        write(&ws.join("SOUL.md"), "Be kind.");
+        write(&ws.join("USER.md"), "The owner is Sam.");
+        write(&ws.join("MEMORY.md"), "Sam's bank is Acme.");
+        write(
+            &ws.join("people/telegram_42/MEMORY.md"),
+            "Alex likes chess.",
+        );
+        let mut config = Config::default();
+        config.agents.defaults.skip_bootstrap = true;
+        let cache = ContextCache::new();
+        let now = at(1_779_000_000_000);
+        let owner = cache.system_prompt(&home, &config, &agent(&ws), &now, None);
+        assert!(owner.contains("Sam's bank is Acme.") && owner.contains("The owner is Sam."));
+        let alex = cache.system_prompt_scoped(
+            &home,
+            &config,
+            &agent(&ws),
+            &now,
+            None,
+            Some(std::path::Path::new("people/telegram_42")),
+        );
+        assert!(
+            alex.contains("Alex likes chess.") && alex.contains("Be kind."),
+            "{alex}"
+        );
+        assert!(!alex.contains("Acme") && !alex.contains("Sam"), "{alex}");
+        // The owner's cached prompt is not disturbed by the other one.
+        let again = cache.system_prompt(&home, &config, &agent(&ws), &now, None);
+        assert_eq!(again, owner);
     }
 
     #[test]
@@ -389,9 +454,9 @@ mod tests {
             reads >= 3,
             "SOUL.md, MEMORY.md, SKILL.md and the seeded-or-not files: {reads}"
         );
-        let base = cache.base_prompt(&home, &config, &agent, &now);
+        let base = cache.base_prompt(&home, &config, &agent, &now, None);
         for _ in 0..1000 {
-            let again = cache.base_prompt(&home, &config, &agent, &now);
+            let again = cache.base_prompt(&home, &config, &agent, &now, None);
             assert!(Arc::ptr_eq(&again, &base), "the prompt was rebuilt");
         }
         assert_eq!(cache.reads(), reads, "a warm cache read files again");

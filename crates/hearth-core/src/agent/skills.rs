@@ -1231,6 +1231,8 @@ mod tests {
             workspace: ws.clone(),
             model: Default::default(),
             identity: Default::default(),
+            queue: Default::default(),
+            subagents: vec!["main".into()],
         };
         let config = Config::default();
         let cache = SkillsCache::new();

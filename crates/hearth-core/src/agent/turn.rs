@@ -159,6 +159,9 @@ pub enum TurnError {
         tried: Vec<String>,
         last: ProviderError,
     },
+    /// A spending cap with `action: stop` is reached; the text is for the person who asked.
+    #[error("{0}")]
+    Budget(String),
 }
 
 impl TurnError {
@@ -185,6 +188,8 @@ impl TurnError {
                 ErrorShape::new(ErrorCode::ProviderError, self.to_string())
             }
             TurnError::Store(_) => ErrorShape::new(ErrorCode::Internal, self.to_string()),
+            TurnError::Budget(_) => ErrorShape::new(ErrorCode::RateLimited, self.to_string())
+                .with_details(serde_json::json!({ "kind": "budget" })),
         }
     }
 
@@ -219,9 +224,15 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
         }
         TurnSession::Stateless { .. } => None,
     };
-    let _slot = tokio::select! {
-        permit = rt.run_slots.clone().acquire_owned() => permit.ok(),
-        () = cancel.cancelled() => return Err(finish_aborted_before_start(rt, &req, started_at).await),
+    // A sub-agent runs within its parent's slot: the parent waits for it, so taking a slot of
+    // its own could deadlock once parents hold them all (`subagents.maxConcurrent` bounds them).
+    let _slot = if req.context.depth > 0 {
+        None
+    } else {
+        tokio::select! {
+            permit = rt.run_slots.clone().acquire_owned() => permit.ok(),
+            () = cancel.cancelled() => return Err(finish_aborted_before_start(rt, &req, started_at).await),
+        }
     };
     rt.sessions.register_run(
         &run_id,
@@ -289,7 +300,7 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                 started_at,
                 ended_at: now_ms(),
                 sender: req.session.sender().map(str::to_owned),
-                parent_run_id: None,
+                parent_run_id: req.context.parent_run_id.clone(),
             };
             let stored = match &outcome.session_id {
                 Some(sid) => rt.store.commit_turn(sid, &run, &new_messages).await,
@@ -359,7 +370,7 @@ async fn run_turn_inner(rt: &Arc<Runtime>, req: TurnRequest) -> Result<TurnOutco
                 started_at,
                 ended_at: now_ms(),
                 sender: req.session.sender().map(str::to_owned),
-                parent_run_id: None,
+                parent_run_id: req.context.parent_run_id.clone(),
             };
             if let Err(e) = rt.store.record_run(&run).await {
                 tracing::error!(error = %e, "could not record a failed run");
@@ -395,7 +406,7 @@ async fn finish_aborted_before_start(
         started_at,
         ended_at: now_ms(),
         sender: req.session.sender().map(str::to_owned),
-        parent_run_id: None,
+        parent_run_id: req.context.parent_run_id.clone(),
     };
     if let Err(e) = rt.store.record_run(&run).await {
         tracing::error!(error = %e, "could not record an aborted run");
@@ -448,13 +459,21 @@ impl Turn<'_> {
             TurnSession::Stateless { history, .. } => (None, Arc::new(history.clone())),
         };
         let mut messages: Vec<Message> = history.as_ref().clone();
+        let model_override = crate::budgets::before_turn(rt, &self.live.config, req)
+            .await?
+            .or(model_override);
         let candidates = self.candidates(model_override.as_deref())?;
-        let system = rt.context.system_prompt(
+        let memory_dir = req.context.memory_dir.as_deref();
+        if let Some(dir) = memory_dir {
+            ensure_memory_dir(&req.agent.workspace.join(dir)).await;
+        }
+        let system = rt.context.system_prompt_scoped(
             &rt.home,
             &self.live.config,
             &req.agent,
             &jiff::Zoned::now(),
             req.extra_system.as_deref(),
+            memory_dir,
         );
         let tool_specs = req.tools.specs();
         let compaction_settings = &self.live.config.agents.defaults.compaction;
@@ -483,6 +502,7 @@ impl Turn<'_> {
                     system: &system,
                     overhead,
                     settings: compaction_settings,
+                    turn: Some(&req.context),
                 };
                 let compacted = compactor
                     .maybe_compact(first, &candidates, &mut messages, &mut committed, false)
@@ -512,6 +532,12 @@ impl Turn<'_> {
             }
             call_usage.cost = hearth_providers::cost_of(&call_usage, model.def.cost.as_ref());
             usage.add(&call_usage);
+            crate::audit::model_request(
+                rt,
+                req,
+                model,
+                Ok((&call_usage, completion.request_id.as_deref())),
+            );
             publish_agent(
                 rt,
                 self.run_id,
@@ -568,9 +594,11 @@ impl Turn<'_> {
                     self.session_key,
                     self.run_id,
                     &req.cancel,
-                );
+                )
+                .in_turn(&req.context);
                 // Loop detection: the same call with the same arguments, again and again.
                 let fingerprint = (name.clone(), arguments.to_string());
+                let args_sha256 = crate::audit::sha256_hex(&fingerprint.1);
                 let seen = repeats.entry(fingerprint).or_insert(0);
                 *seen += 1;
                 if *seen > MAX_IDENTICAL_CALLS + 2 {
@@ -584,6 +612,15 @@ impl Turn<'_> {
                 } else {
                     req.tools.call(&ctx, &name, arguments).await
                 };
+                crate::audit::tool_call(
+                    rt,
+                    req,
+                    &name,
+                    args_sha256,
+                    &output,
+                    duration_ms,
+                    *seen > MAX_IDENTICAL_CALLS,
+                );
                 publish_agent(
                     rt,
                     self.run_id,
@@ -601,6 +638,12 @@ impl Turn<'_> {
                 result.duration_ms = Some(duration_ms);
                 messages.push(result.clone());
                 new_messages.push(result);
+            }
+            // `steer`: messages sent meanwhile join here, before the next model call.
+            for steered in super::queue::take_steered(rt, self.session_key, self.run_id) {
+                let steered = steered.at(now_ms());
+                messages.push(steered.clone());
+                new_messages.push(steered);
             }
         }
         Err(TurnError::TooManyIterations(MAX_ITERATIONS))
@@ -716,6 +759,7 @@ impl Turn<'_> {
                 }
                 Err(ProviderError::Cancelled) => return Err(TurnError::Aborted),
                 Err(e) => {
+                    crate::audit::model_request(rt, self.req, model, Err(&e));
                     let switch = !output_started
                         && (e.is_retryable() || matches!(e, ProviderError::Auth { .. }));
                     let cooldown = switch.then(|| {
@@ -817,8 +861,15 @@ impl Turn<'_> {
         channel: &str,
         sender: Option<&str>,
     ) -> Result<String, TurnError> {
-        if let Some(id) = self.rt.sessions.cached_id(key) {
-            return Ok(id);
+        let session = &self.live.config.session;
+        match crate::reset::rule_for(session, crate::reset::chat_type(key)) {
+            // The common case: no automatic reset, and the id is known.
+            None => {
+                if let Some(id) = self.rt.sessions.cached_id(key) {
+                    return Ok(id);
+                }
+            }
+            Some(rule) => self.reset_if_stale(key, &rule).await?,
         }
         let (record, created) = self
             .rt
@@ -841,6 +892,34 @@ impl Turn<'_> {
             });
         }
         Ok(record.id)
+    }
+
+    /// Archives the session of `key` when its last activity is on the far side of `rule`
+    /// (a daily roll-over, an idle gap); the next lookup then starts a new one.
+    async fn reset_if_stale(
+        &self,
+        key: &str,
+        rule: &hearth_config::ResetConfig,
+    ) -> Result<(), TurnError> {
+        let Some(current) = self.rt.store.session_for_key(key).await? else {
+            return Ok(());
+        };
+        let now = self.rt.now_ms();
+        let tz = jiff::tz::TimeZone::system();
+        if !crate::reset::is_stale(rule, current.updated_at, now, &tz) {
+            return Ok(());
+        }
+        let previous = self.rt.store.reset_session(key).await?;
+        self.rt.sessions.forget(key);
+        tracing::info!(session = %key, mode = ?rule.mode, "the session starts afresh (session.reset)");
+        self.rt.bus.publish_with(|| {
+            Event::SessionsChanged(SessionsChanged {
+                key: key.to_owned(),
+                session_id: previous.clone(),
+                reason: SessionChange::Reset,
+            })
+        });
+        Ok(())
     }
 
     fn text_delta(&self, delta: String) {
@@ -987,6 +1066,28 @@ fn publish_failure(
             error: (!aborted).then_some(shape),
         }),
     );
+}
+
+/// Creates a conversation's memory directory (and `memory/` in it), private to the user.
+async fn ensure_memory_dir(dir: &std::path::Path) {
+    let notes = dir.join(super::workspace::MEMORY_DIR);
+    if notes.is_dir() {
+        return;
+    }
+    let result = tokio::task::spawn_blocking(move || {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(&notes)
+    })
+    .await;
+    if let Ok(Err(e)) = result {
+        tracing::warn!(error = %e, "could not create the conversation's memory directory");
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,12 @@ pub const PROMPT_FILES: [&str; 6] = [
 /// The folder of daily notes, `memory/YYYY-MM-DD.md`.
 pub const MEMORY_DIR: &str = "memory";
 
+/// Whether a workspace file is about one person or conversation (notes about the user, memory,
+/// daily notes): those come from the conversation's memory directory when it has one.
+pub fn is_personal(name: &str) -> bool {
+    name == "USER.md" || name == "MEMORY.md" || name.starts_with("memory/")
+}
+
 /// A file longer than this is read only this far; the rest counts as cut.
 const MAX_READ_BYTES: u64 = 1024 * 1024;
 

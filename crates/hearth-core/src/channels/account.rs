@@ -538,10 +538,15 @@ async fn deliver(
     let out: Outbound = match serde_json::from_str(&row.payload) {
         Ok(out) => out,
         Err(e) => {
-            let _ = rt
-                .store
-                .outbound_failed(row.seq, &format!("unreadable queued message: {e}"), None)
-                .await;
+            let error = format!("unreadable queued message: {e}");
+            crate::audit::outbound(
+                rt,
+                row,
+                &row.chat_key,
+                crate::audit::OutboundStatus::GaveUp,
+                Some(&error),
+            );
+            let _ = rt.store.outbound_failed(row.seq, &error, None).await;
             return;
         }
     };
@@ -566,6 +571,13 @@ async fn deliver(
     }
     match result {
         Ok(sent) => {
+            crate::audit::outbound(
+                rt,
+                row,
+                &out.target.chat_id,
+                crate::audit::OutboundStatus::Sent,
+                None,
+            );
             handle.counters.sent.fetch_add(1, Ordering::Relaxed);
             handle.note_outbound();
             if let Err(e) = rt.store.outbound_sent(row.seq, &sent.message_id).await {
@@ -585,6 +597,13 @@ async fn deliver(
             };
             match next {
                 Some(wait) => {
+                    crate::audit::outbound(
+                        rt,
+                        row,
+                        &out.target.chat_id,
+                        crate::audit::OutboundStatus::Failed,
+                        Some(&e.to_string()),
+                    );
                     tracing::warn!(channel = %handle.channel(), account = %handle.account(), seq = row.seq,
                         attempt, error = %e, retry_in_ms = wait.as_millis() as u64, "send failed; will retry");
                     let at = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
@@ -594,6 +613,13 @@ async fn deliver(
                         .await;
                 }
                 None => {
+                    crate::audit::outbound(
+                        rt,
+                        row,
+                        &out.target.chat_id,
+                        crate::audit::OutboundStatus::GaveUp,
+                        Some(&e.to_string()),
+                    );
                     tracing::error!(channel = %handle.channel(), account = %handle.account(), seq = row.seq,
                         attempt, error = %e, "message not delivered; giving up");
                     handle.note_error(format!("a message was not delivered: {e}"));

@@ -22,8 +22,9 @@ use rand::Rng as _;
 use tokio::sync::mpsc;
 
 use super::account::AccountHandle;
+use crate::agent::queue::{self, QueuedOutcome};
 use crate::agent::tools::ToolBox;
-use crate::agent::{TurnError, TurnEvent, TurnRequest, TurnSession, run_turn};
+use crate::agent::{TurnError, TurnEvent, TurnRequest, TurnSession};
 use crate::runtime::Runtime;
 use crate::util::{new_id, now_ms};
 
@@ -279,31 +280,6 @@ fn outbound_items(
         .collect()
 }
 
-/// The session a message belongs to: one per person for direct messages (never shared between
-/// two senders), one per group, channel or thread.
-pub(crate) fn session_key(agent_id: &str, inbound: &Inbound) -> String {
-    let base = match inbound.peer_kind {
-        PeerKind::Direct => format!(
-            "agent:{agent_id}:{}:direct:{}",
-            inbound.channel, inbound.sender_id
-        ),
-        kind => format!(
-            "agent:{agent_id}:{}:{}:{}",
-            inbound.channel,
-            if kind == PeerKind::Thread {
-                "group"
-            } else {
-                kind.as_str()
-            },
-            inbound.parent_id.as_deref().unwrap_or(&inbound.chat_id)
-        ),
-    };
-    match (&inbound.thread_id, inbound.peer_kind) {
-        (Some(thread), PeerKind::Thread) => format!("{base}:thread:{thread}"),
-        _ => base,
-    }
-}
-
 pub(crate) fn spawn_process(
     rt: &Arc<Runtime>,
     handle: Arc<AccountHandle>,
@@ -356,18 +332,48 @@ async fn process(
         return;
     };
     let live = rt.live();
-    let agent = live.agents.default_agent().clone();
-    let key = session_key(&agent.id, &inbound);
+    let route = crate::routing::route(
+        &live.config,
+        &live.agents,
+        &crate::routing::RouteQuery::from(&inbound),
+    );
+    // Routing only picks agents that exist; the fallback is for a config swapped in between.
+    let agent = live
+        .agents
+        .get(&route.agent_id)
+        .unwrap_or_else(|| live.agents.default_agent())
+        .clone();
+    let key = route.session_key.clone();
+    tracing::debug!(channel = %inbound.channel, agent = %agent.id, binding = ?route.binding_name,
+        matched_by = route.matched_by.as_str(), session = %key, "message routed");
+    crate::audit::inbound_routed(
+        rt,
+        inbound_id,
+        &inbound,
+        crate::audit::Routed {
+            agent_id: &agent.id,
+            binding: route.binding_name.as_deref(),
+            matched_by: route.matched_by.as_str(),
+            session_key: &key,
+            person: &route.person,
+        },
+    );
     let target = inbound.reply_target();
-    // `/new`, `/reset`, `/stop`, `/status`, `/compact`, `/model`: answered by the gateway.
+    // `/new`, `/reset`, `/stop`, `/status`, `/compact`, `/model`, `/link`, `/unlink`: answered
+    // by the gateway.
     if let Some(command) = crate::commands::SlashCommand::parse(&inbound.text) {
-        let text = match Box::pin(crate::gateway::methods::command_reply(
-            rt, command, &agent, &key,
-        ))
-        .await
-        {
-            Ok(text) => text,
-            Err(e) => e.message,
+        use crate::commands::SlashCommand;
+        let text = if matches!(command, SlashCommand::Link(_) | SlashCommand::Unlink) {
+            Box::pin(crate::identity::chat_command(rt, &inbound, &command)).await
+        } else {
+            match Box::pin(crate::gateway::methods::command_reply(
+                rt, command, &agent, &key,
+            ))
+            .await
+            {
+                Ok(text) => text,
+                Err(e) => e.message,
+            }
         };
         let items = outbound_items(
             handle,
@@ -411,14 +417,18 @@ async fn process(
         session: TurnSession::Persistent {
             key,
             channel: inbound.channel.clone(),
-            sender: Some(format!("{}:{}", inbound.channel, inbound.sender_id)),
+            sender: Some(route.person.clone()),
         },
         input,
         extra_system: Some(extra),
         tools: ToolBox::for_agent(rt, &agent),
         cancel: cancel.clone(),
         observer: Some(observer),
-        context: crate::agent::TurnContext::default(),
+        context: crate::agent::TurnContext {
+            binding: route.binding_name.clone(),
+            memory_dir: route.memory_dir.clone(),
+            ..crate::agent::TurnContext::default()
+        },
     };
     let streaming = handle.config.streaming && caps.edits;
     let progress = tokio::spawn(show_progress(
@@ -428,14 +438,28 @@ async fn process(
         deltas,
         streaming,
     ));
-    let result = run_turn(rt, request).await;
+    let result = queue::submit(rt, request).outcome().await;
     let preview = progress.await.ok().flatten();
     let (error, text) = match result {
-        Ok(outcome) => (None, outcome.message.plain_text()),
+        Ok(QueuedOutcome::Answered(outcome)) => (None, outcome.message.plain_text()),
+        // The run that took it in answers in this chat; nothing more to say for this message.
+        Ok(QueuedOutcome::MergedInto { .. } | QueuedOutcome::Steered { .. }) => {
+            (None, String::new())
+        }
+        // A newer message stopped this answer; a preview left half-written says so.
+        Ok(QueuedOutcome::Interrupted) => (
+            None,
+            if preview.is_some() {
+                "_(stopped to answer your newer message)_".to_owned()
+            } else {
+                String::new()
+            },
+        ),
         Err(TurnError::Aborted) if rt.shutdown.is_cancelled() => {
             // Left pending: answered after the restart.
             return;
         }
+        Err(TurnError::Budget(refusal)) => (Some(refusal.clone()), refusal),
         Err(e) => {
             tracing::warn!(channel = %inbound.channel, error = %e, "the agent could not answer a channel message");
             (

@@ -33,6 +33,8 @@ pub struct Channels {
     accounts: Mutex<BTreeMap<AccountKey, Arc<AccountHandle>>>,
     paused: AtomicBool,
     config: tokio::sync::Notify,
+    /// Identity links waiting for their codes (sent through the accounts).
+    pub(crate) links: crate::identity::PendingLinks,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

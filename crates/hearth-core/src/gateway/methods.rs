@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::agent::compaction::{self, CompactionDone};
 use crate::agent::tools::ToolBox;
-use crate::agent::{TurnRequest, TurnSession, run_turn};
+use crate::agent::{TurnRequest, TurnSession};
 use crate::agents::Agent;
 use crate::commands::{ModelChoice, SlashCommand};
 use crate::runtime::Runtime;
@@ -26,8 +26,8 @@ use crate::sessions::{agent_of_key, resolve_key};
 use crate::util::{new_id, truncate_chars};
 
 use super::{
-    logs, methods_channels, methods_config, methods_desktop, methods_usage, onboarding,
-    providers_test,
+    logs, methods_channels, methods_config, methods_desktop, methods_sessions, methods_usage,
+    onboarding, providers_test,
 };
 
 pub(super) type MethodResult = Result<Value, ErrorShape>;
@@ -107,6 +107,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
             ok(SessionsDeleteResult { key, deleted })
         }
         Request::SessionsCompact(p) => sessions_compact(rt, p).await,
+        Request::SessionsFork(p) => methods_sessions::sessions_fork(rt, p).await,
         Request::ModelsList(_) => ok(ModelsListResult {
             models: rt.live().models.model_infos(),
         }),
@@ -152,6 +153,22 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
         Request::PairingDeny(p) => methods_channels::pairing_decide(rt, p, false).await,
         Request::PairingRevoke(p) => methods_channels::pairing_revoke(rt, p).await,
         Request::DesktopAutostartSet(p) => methods_desktop::desktop_autostart_set(rt, p).await,
+        Request::AgentsList(_) => super::methods_agents::agents_list(rt).await,
+        Request::AgentsAdd(p) => super::methods_agents::agents_add(rt, p).await,
+        Request::AgentsRemove(p) => super::methods_agents::agents_remove(rt, p).await,
+        Request::BindingsList(_) => super::methods_agents::bindings_list(rt).await,
+        Request::BindingsAdd(p) => super::methods_agents::bindings_add(rt, p).await,
+        Request::BindingsRemove(p) => super::methods_agents::bindings_remove(rt, p).await,
+        Request::RouteExplain(p) => super::methods_agents::route_explain(rt, p).await,
+        Request::IdentityList(_) => super::methods_agents::identity_list(rt).await,
+        Request::IdentityLinkStart(p) => super::methods_agents::identity_link_start(rt, p).await,
+        Request::IdentityLinkConfirm(p) => {
+            super::methods_agents::identity_link_confirm(rt, p).await
+        }
+        Request::IdentityUnlink(p) => super::methods_agents::identity_unlink(rt, p).await,
+        Request::BudgetsStatus(_) => methods_usage::budgets_status(rt).await,
+        Request::AuditTail(p) => super::methods_audit::audit_tail(rt, p).await,
+        Request::AuditSearch(p) => super::methods_audit::audit_search(rt, p).await,
     }
 }
 
@@ -159,7 +176,12 @@ fn uptime_ms(rt: &Runtime) -> u64 {
     u64::try_from(rt.started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn publish_change(rt: &Runtime, key: &str, session_id: Option<String>, reason: SessionChange) {
+pub(super) fn publish_change(
+    rt: &Runtime,
+    key: &str,
+    session_id: Option<String>,
+    reason: SessionChange,
+) {
     rt.bus.publish_with(|| {
         Event::SessionsChanged(SessionsChanged {
             key: key.to_owned(),
@@ -170,7 +192,7 @@ fn publish_change(rt: &Runtime, key: &str, session_id: Option<String>, reason: S
 }
 
 /// A key as given, made full with the default agent when short.
-fn full_key(rt: &Runtime, given: &str) -> Result<String, ErrorShape> {
+pub(super) fn full_key(rt: &Runtime, given: &str) -> Result<String, ErrorShape> {
     let live = rt.live();
     resolve_key(
         Some(given),
@@ -275,7 +297,6 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             reply: None,
         });
     }
-    let (_, busy) = rt.sessions.session_lock(&key);
     let tools = ToolBox::for_agent(rt, &agent);
     let request = TurnRequest {
         run_id: run_id.clone(),
@@ -283,7 +304,10 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
         session: TurnSession::Persistent {
             key: key.clone(),
             channel: "webchat".to_owned(),
-            sender: None,
+            // The Control UI's user is the owner, as a person (their linked identities).
+            sender: Some(crate::routing::owner(
+                &rt.live().config.session.identity_links,
+            )),
         },
         input,
         extra_system: None,
@@ -292,15 +316,13 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
         observer: None,
         context: crate::agent::TurnContext::default(),
     };
-    let task_rt = rt.clone();
-    rt.tasks.spawn(async move {
-        // The outcome reaches clients as events; errors are logged and published there.
-        let _ = run_turn(&task_rt, request).await;
-    });
+    // The outcome reaches clients as events (the run that answers a merged or steered message
+    // publishes it); errors are logged and published there.
+    let submission = crate::agent::queue::submit(rt, request);
     ok(ChatSendResult {
         run_id,
         session_key: key,
-        status: if busy {
+        status: if submission.queued() {
             RunAcceptance::Queued
         } else {
             RunAcceptance::Started
@@ -405,6 +427,10 @@ pub(crate) async fn command_reply(
         SlashCommand::Status => status_text(rt, agent, &key).await?,
         SlashCommand::Compact => compact_text(rt, agent, &key).await?,
         SlashCommand::Model(choice) => model_text(rt, agent, &key, choice).await?,
+        // Channels answer these before they get here (they need the sender).
+        SlashCommand::Link(_) | SlashCommand::Unlink => "`/link` and `/unlink` work in a \
+            channel's direct chat; here, link identities with `hearth identity link`."
+            .to_owned(),
     };
     Ok(reply)
 }

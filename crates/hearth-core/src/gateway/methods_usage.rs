@@ -1,13 +1,15 @@
-//! `usage.summary` and `runs.recent`: what the runs cost, summed by local day, agent, channel and
-//! model, and the latest runs. The store hands back one row per run; the sums are made here,
-//! where the gateway's time zone is known (a day is a local calendar day, DST included).
+//! `usage.summary`, `runs.recent` and `budgets.status`: what the runs cost, summed by local day,
+//! agent, channel, model and person, the latest runs, and each spending cap against what its
+//! scope spent this day or month ([`crate::budgets`]). The store hands back one row per run; the
+//! sums are made here, where the gateway's time zone is known (a day is a local calendar day, DST
+//! included).
 
 use std::collections::HashMap;
 
 use hearth_protocol::frame::{ErrorCode, ErrorShape};
 use hearth_protocol::methods::{
-    RunOutcome, RunSummary, RunsRecentParams, RunsRecentResult, UsageBucket, UsageRow,
-    UsageSummaryParams, UsageSummaryResult,
+    BudgetsStatusResult, RunOutcome, RunSummary, RunsRecentParams, RunsRecentResult, UsageBucket,
+    UsageRow, UsageSummaryParams, UsageSummaryResult,
 };
 use hearth_protocol::transcript::Usage;
 use hearth_store::{RunStatus, RunUsage};
@@ -59,12 +61,14 @@ fn time_error(e: jiff::Error) -> ErrorShape {
     ErrorShape::new(ErrorCode::Internal, format!("date arithmetic failed: {e}"))
 }
 
-/// The summary of `runs` over the `days` local days ending with the one holding `now_ms`.
+/// The summary of `runs` over the `days` local days ending with the one holding `now_ms`;
+/// `person_of` gives the canonical person of a run's sender.
 pub(crate) fn summarize(
     runs: &[RunUsage],
     days: u32,
     now_ms: i64,
     tz: &TimeZone,
+    person_of: &dyn Fn(&str) -> String,
 ) -> Result<UsageSummaryResult, jiff::Error> {
     let (first, from) = range_start(days, now_ms, tz)?;
     let mut by_day: Vec<(Date, UsageRow)> = Vec::with_capacity(days as usize);
@@ -80,6 +84,7 @@ pub(crate) fn summarize(
         .collect();
     let mut totals = UsageRow::default();
     let (mut agents, mut channels, mut models) = (HashMap::new(), HashMap::new(), HashMap::new());
+    let mut senders = HashMap::new();
     for run in runs {
         let date = jiff::Timestamp::from_millisecond(run.started_at)?
             .to_zoned(tz.clone())
@@ -94,6 +99,9 @@ pub(crate) fn summarize(
         add(channels.entry(channel).or_default(), &run.usage);
         if let Some(model) = &run.model {
             add(models.entry(model.clone()).or_default(), &run.usage);
+        }
+        if let Some(sender) = &run.sender {
+            add(senders.entry(person_of(sender)).or_default(), &run.usage);
         }
     }
     Ok(UsageSummaryResult {
@@ -110,6 +118,7 @@ pub(crate) fn summarize(
         by_agent: ranked(agents),
         by_channel: ranked(channels),
         by_model: ranked(models),
+        by_sender: ranked(senders),
     })
 }
 
@@ -134,7 +143,19 @@ pub(super) async fn usage_summary(rt: &Runtime, p: UsageSummaryParams) -> Method
         .usage_between(from, now.saturating_add(1))
         .await
         .map_err(store_error)?;
-    ok(summarize(&runs, days, now, &tz).map_err(time_error)?)
+    let live = rt.live();
+    let person_of = |sender: &str| crate::budgets::person_of(&live.config, sender);
+    ok(summarize(&runs, days, now, &tz, &person_of).map_err(time_error)?)
+}
+
+pub(super) async fn budgets_status(rt: &Runtime) -> MethodResult {
+    let budgets = crate::budgets::status(rt, rt.now_ms())
+        .await
+        .map_err(|e| match e {
+            crate::CoreError::Store(e) => store_error(e),
+            other => ErrorShape::new(ErrorCode::Internal, other.to_string()),
+        })?;
+    ok(BudgetsStatusResult { budgets })
 }
 
 pub(super) async fn runs_recent(rt: &Runtime, p: RunsRecentParams) -> MethodResult {
@@ -179,8 +200,10 @@ mod tests {
         RunUsage {
             started_at: at,
             agent_id: agent.to_owned(),
+            sender: channel
+                .filter(|c| *c != "webchat")
+                .map(|c| format!("{c}:{agent}")),
             channel: channel.map(str::to_owned),
-            sender: None,
             model: model.map(str::to_owned),
             usage: Usage {
                 input: 100,
@@ -224,7 +247,15 @@ mod tests {
                 Some(9.0),
             ),
         ];
-        let s = summarize(&runs, 3, now, &tz).unwrap();
+        // The two telegram identities are one person.
+        let person_of = |s: &str| {
+            if s.starts_with("telegram:") {
+                "ann".to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
+        let s = summarize(&runs, 3, now, &tz, &person_of).unwrap();
         let keys: Vec<&str> = s.by_day.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(keys, ["2025-03-28", "2025-03-29", "2025-03-30"]);
         assert_eq!(
@@ -248,5 +279,9 @@ mod tests {
         assert_eq!(keys(&s.by_model), ["a/x", "a/y"]);
         assert_eq!(s.by_model[0].usage.runs, 2);
         assert_eq!(s.by_model[0].usage.cost, Some(1.5));
+        // Runs without a sender (the web chat, the one without a channel) are left out.
+        assert_eq!(keys(&s.by_sender), ["ann"]);
+        assert_eq!(s.by_sender[0].usage.runs, 1);
+        assert_eq!(s.by_sender[0].usage.cost, Some(1.0));
     }
 }

@@ -297,6 +297,11 @@ fn turn_error(err: &TurnError) -> ApiError {
             (StatusCode::BAD_GATEWAY, "api_error", "tool_loop")
         }
         TurnError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", "internal"),
+        TurnError::Budget(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "budget_exceeded",
+        ),
     };
     let mut e = ApiError::new(status, kind, code, err.to_string());
     if let TurnError::Provider(p) | TurnError::AllFailed { last: p, .. } = err {

@@ -92,9 +92,9 @@ async fn connection(
     if socket.send(WsMessage::text(frame)).await.is_err() {
         return;
     }
-    let hello = tokio::select! {
+    let (hello, actor) = tokio::select! {
         r = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&rt, &mut socket, ip, header_token.as_deref(), &conn_id)) => match r {
-            Ok(Ok(hello)) => hello,
+            Ok(Ok(accepted)) => accepted,
             Ok(Err(())) => return,
             Err(_) => {
                 close(&mut socket, CLOSE_POLICY, "connect timeout").await;
@@ -108,19 +108,20 @@ async fn connection(
     }
     rt.connections.fetch_add(1, Ordering::Relaxed);
     tracing::debug!("client connected");
-    serve_connection(&rt, socket).await;
+    serve_connection(&rt, socket, actor).await;
     rt.connections.fetch_sub(1, Ordering::Relaxed);
     tracing::debug!("client disconnected");
 }
 
-/// Reads and checks `connect`. Answers the `hello-ok` frame, or `Err` after telling the client why.
+/// Reads and checks `connect`. Answers the `hello-ok` frame and whom the client acts for (in
+/// the audit trail), or `Err` after telling the client why.
 async fn handshake(
     rt: &Runtime,
     socket: &mut WebSocket,
     ip: IpAddr,
     header_token: Option<&str>,
     conn_id: &str,
-) -> Result<String, ()> {
+) -> Result<(String, crate::audit::Actor), ()> {
     let text = loop {
         match socket.recv().await {
             Some(Ok(WsMessage::Text(t))) => break t,
@@ -218,6 +219,7 @@ async fn handshake(
     }
     rt.limiter.record_success(ip);
     tracing::info!(client_id = %params.client.id, version = %params.client.version, "client authenticated");
+    let actor = crate::audit::Actor::of_client(&params.client);
     let hello = HelloOk {
         kind: "hello-ok".to_owned(),
         protocol: PROTOCOL_VERSION,
@@ -239,7 +241,7 @@ async fn handshake(
         },
     };
     let payload = serde_json::to_value(hello).map_err(|_| ())?;
-    Ok(response_text(ResponseFrame::ok(id, payload)))
+    Ok((response_text(ResponseFrame::ok(id, payload)), actor))
 }
 
 fn locked_shape(wait: Duration) -> ErrorShape {
@@ -305,7 +307,7 @@ fn parse_envelope(text: &str) -> Result<Envelope, Refusal> {
     Ok((id_str, method.to_owned(), params))
 }
 
-async fn serve_connection(rt: &Arc<Runtime>, socket: WebSocket) {
+async fn serve_connection(rt: &Arc<Runtime>, socket: WebSocket, actor: crate::audit::Actor) {
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
     let mut bus = rt.bus.subscribe();
@@ -362,7 +364,7 @@ async fn serve_connection(rt: &Arc<Runtime>, socket: WebSocket) {
             }
             incoming = stream.next() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => {
-                    handle_text(rt, text.as_str(), &out_tx, &in_flight).await;
+                    handle_text(rt, text.as_str(), &out_tx, &in_flight, actor).await;
                 }
                 Some(Ok(WsMessage::Binary(_))) => {
                     let shape = ErrorShape::new(ErrorCode::InvalidRequest, "frames are JSON text, not binary");
@@ -384,6 +386,7 @@ async fn handle_text(
     text: &str,
     out: &mpsc::Sender<String>,
     in_flight: &Arc<Semaphore>,
+    actor: crate::audit::Actor,
 ) {
     let (id, method, params) = match parse_envelope(text) {
         Ok(parts) => parts,
@@ -417,7 +420,7 @@ async fn handle_text(
     let span = tracing::debug_span!("request", %method, %id);
     tokio::spawn(
         async move {
-            let response = match dispatch(&rt, request).await {
+            let response = match crate::audit::as_actor(actor, dispatch(&rt, request)).await {
                 Ok(payload) => ResponseFrame::ok(id, payload),
                 Err(shape) => ResponseFrame::err(Some(id), shape),
             };

@@ -256,10 +256,14 @@ impl Tool for ReadTool {
     }
 
     async fn call(&self, ctx: &ToolContext, arguments: Value) -> ToolOutput {
-        let args: ReadArgs = match parse_args(arguments) {
+        let mut args: ReadArgs = match parse_args(arguments) {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
+        match ctx.scoped_path(&args.path) {
+            Ok(p) => args.path = p,
+            Err(e) => return e.into(),
+        }
         let workspace = ctx.workspace.clone();
         finish(blocking(move || read_lines(&workspace, &args)).await)
     }
@@ -371,10 +375,14 @@ impl Tool for WriteTool {
     }
 
     async fn call(&self, ctx: &ToolContext, arguments: Value) -> ToolOutput {
-        let args: WriteArgs = match parse_args(arguments) {
+        let mut args: WriteArgs = match parse_args(arguments) {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
+        match ctx.scoped_path(&args.path) {
+            Ok(p) => args.path = p,
+            Err(e) => return e.into(),
+        }
         let workspace = ctx.workspace.clone();
         finish(
             blocking(move || {
@@ -425,10 +433,14 @@ impl Tool for EditTool {
     }
 
     async fn call(&self, ctx: &ToolContext, arguments: Value) -> ToolOutput {
-        let args: EditArgs = match parse_args(arguments) {
+        let mut args: EditArgs = match parse_args(arguments) {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
+        match ctx.scoped_path(&args.path) {
+            Ok(p) => args.path = p,
+            Err(e) => return e.into(),
+        }
         let workspace = ctx.workspace.clone();
         finish(blocking(move || edit_file(&workspace, &args)).await)
     }
@@ -489,10 +501,14 @@ impl Tool for LsTool {
     }
 
     async fn call(&self, ctx: &ToolContext, arguments: Value) -> ToolOutput {
-        let args: LsArgs = match parse_args(arguments) {
+        let mut args: LsArgs = match parse_args(arguments) {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
+        match ctx.scoped_path(args.path.as_deref().unwrap_or(".")) {
+            Ok(p) => args.path = Some(p),
+            Err(e) => return e.into(),
+        }
         let workspace = ctx.workspace.clone();
         finish(blocking(move || list_dir(&workspace, args.path.as_deref().unwrap_or("."))).await)
     }
@@ -566,10 +582,14 @@ impl Tool for GlobTool {
     }
 
     async fn call(&self, ctx: &ToolContext, arguments: Value) -> ToolOutput {
-        let args: GlobArgs = match parse_args(arguments) {
+        let mut args: GlobArgs = match parse_args(arguments) {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
+        match ctx.scoped_path(args.path.as_deref().unwrap_or(".")) {
+            Ok(p) => args.path = Some(p),
+            Err(e) => return e.into(),
+        }
         let workspace = ctx.workspace.clone();
         finish(blocking(move || glob_files(&workspace, &args)).await)
     }
@@ -696,7 +716,12 @@ fn walk_files(base: &Path, visit: &mut dyn FnMut(&Path, &str) -> bool) -> Walk {
             };
             let path = entry.path();
             if kind.is_dir() {
-                if entry.file_name() != ".git" {
+                // Conversations' memories are only reached by naming them (see `scope`).
+                let memories = dir == base
+                    && super::scope::SCOPE_ROOTS
+                        .iter()
+                        .any(|r| entry.file_name() == *r);
+                if entry.file_name() != ".git" && !memories {
                     subdirs.push(path);
                 }
             } else if kind.is_file() {
@@ -752,10 +777,14 @@ impl Tool for GrepTool {
     }
 
     async fn call(&self, ctx: &ToolContext, arguments: Value) -> ToolOutput {
-        let args: GrepArgs = match parse_args(arguments) {
+        let mut args: GrepArgs = match parse_args(arguments) {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
+        match ctx.scoped_path(args.path.as_deref().unwrap_or(".")) {
+            Ok(p) => args.path = Some(p),
+            Err(e) => return e.into(),
+        }
         let workspace = ctx.workspace.clone();
         finish(blocking(move || grep_files(&workspace, &args)).await)
     }

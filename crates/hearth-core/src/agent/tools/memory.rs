@@ -55,7 +55,10 @@ impl Tool for MemoryGetTool {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
-        let workspace = ctx.workspace.clone();
+        let workspace = match &ctx.turn.memory_dir {
+            Some(dir) => ctx.workspace.join(dir),
+            None => ctx.workspace.clone(),
+        };
         match blocking(move || get(&workspace, &args.path)).await {
             Ok(text) => ToolOutput::ok(text),
             Err(e) => e.into(),
@@ -129,7 +132,10 @@ impl Tool for MemorySearchTool {
             Ok(a) => a,
             Err(e) => return e.into(),
         };
-        let workspace = ctx.workspace.clone();
+        let workspace = match &ctx.turn.memory_dir {
+            Some(dir) => ctx.workspace.join(dir),
+            None => ctx.workspace.clone(),
+        };
         let max = args
             .max_results
             .map_or(DEFAULT_RESULTS, |m| m.min(MAX_RESULTS) as usize);

@@ -9,7 +9,8 @@
 //! The built-in tools, one module per group: [`fs`] (read, write, edit, ls, glob, grep) and
 //! [`patch`] (apply_patch), confined to the workspace; [`exec`] (shell commands, with
 //! [`approvals`] when a person must agree); [`web`] (web_fetch, refusing private networks);
-//! [`memory`]; [`sessions`]; [`message`]; [`skill`] (reading the agent's skills).
+//! [`memory`]; [`sessions`] (reading sessions, starting sub-agents); [`message`]; [`skill`]
+//! (reading the agent's skills).
 
 pub mod approvals;
 mod args;
@@ -20,6 +21,7 @@ pub mod memory;
 pub mod message;
 pub mod patch;
 pub mod policy;
+pub mod scope;
 pub mod sessions;
 pub mod skill;
 #[cfg(test)]
@@ -36,6 +38,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent::TurnContext;
 use crate::agents::Agent;
 use crate::runtime::Runtime;
 use crate::util::truncate_chars;
@@ -123,6 +126,8 @@ pub struct ToolContext {
     /// Cancelled when the run is aborted; long tools stop on it.
     pub cancel: CancellationToken,
     pub runtime: Arc<Runtime>,
+    /// Where the calling turn stands: binding, memory, depth among sub-agents.
+    pub turn: TurnContext,
 }
 
 impl ToolContext {
@@ -140,7 +145,20 @@ impl ToolContext {
             run_id: run_id.to_owned(),
             cancel: cancel.clone(),
             runtime: rt.clone(),
+            turn: TurnContext::default(),
         }
+    }
+
+    /// A path the agent gave, as it is meant in this turn's memory scope (see [`scope`]).
+    pub fn scoped_path(&self, given: &str) -> Result<String, ToolError> {
+        scope::scoped_path(self.turn.memory_dir.as_deref(), given)
+    }
+
+    /// The context of a call made by a turn standing at `turn`.
+    #[must_use]
+    pub fn in_turn(mut self, turn: &TurnContext) -> Self {
+        self.turn = turn.clone();
+        self
     }
 }
 
@@ -230,7 +248,9 @@ impl ToolBox {
             Some(entry) => match args::check(&entry.spec.parameters, &arguments) {
                 Ok(()) => {
                     tracing::debug!(tool = %name, run_id = %ctx.run_id, "tool call");
-                    cap(entry.tool.call(ctx, arguments).await)
+                    // A config change a tool makes is the agent's in the audit trail.
+                    let call = entry.tool.call(ctx, arguments);
+                    cap(crate::audit::as_actor(crate::audit::Actor::Agent, call).await)
                 }
                 Err(problem) => ToolOutput::error(format!(
                     "invalid arguments for `{name}`: {problem}. Fix the arguments and call it again."
@@ -283,6 +303,7 @@ fn builtin(
         BuiltinTool::MemorySearch => Arc::new(memory::MemorySearchTool),
         BuiltinTool::SessionsList => Arc::new(sessions::SessionsListTool),
         BuiltinTool::SessionsHistory => Arc::new(sessions::SessionsHistoryTool),
+        BuiltinTool::SessionsSpawn => Arc::new(sessions::SessionsSpawnTool),
         BuiltinTool::Message => Arc::new(message::MessageTool),
         BuiltinTool::Skill => {
             let registry = rt.context.skills(&rt.home, &live.config, agent);
@@ -353,7 +374,8 @@ mod tests {
                 "memory_get",
                 "memory_search",
                 "sessions_list",
-                "sessions_history"
+                "sessions_history",
+                "sessions_spawn"
             ]
         );
         for spec in toolbox.specs() {
@@ -381,7 +403,12 @@ mod tests {
         let reader = ToolBox::for_agent(&ctx.runtime, live.agents.get("reader").unwrap());
         assert_eq!(
             reader.names(),
-            ["read", "sessions_list", "sessions_history"]
+            [
+                "read",
+                "sessions_list",
+                "sessions_history",
+                "sessions_spawn"
+            ]
         );
     }
 

@@ -64,7 +64,8 @@ impl Tool for ApplyPatchTool {
             Err(e) => return e.into(),
         };
         let workspace = ctx.workspace.clone();
-        match blocking(move || apply(&workspace, &args.input)).await {
+        let memory_dir = ctx.turn.memory_dir.clone();
+        match blocking(move || apply_scoped(&workspace, memory_dir.as_deref(), &args.input)).await {
             Ok(summary) => ToolOutput::ok(summary),
             Err(e) => e.into(),
         }
@@ -338,6 +339,17 @@ enum Planned {
 
 /// Parses and applies a patch: every change is computed first, then written.
 pub fn apply(workspace: &Path, input: &str) -> Result<String, ToolError> {
+    apply_scoped(workspace, None, input)
+}
+
+/// [`apply`] in a memory scope: every path of the patch is mapped by [`super::scope`].
+pub fn apply_scoped(
+    workspace: &Path,
+    memory_dir: Option<&Path>,
+    input: &str,
+) -> Result<String, ToolError> {
+    let resolve =
+        |ws: &Path, given: &str| resolve(ws, &super::scope::scoped_path(memory_dir, given)?);
     let ops = parse(input)?;
     let mut plan = Vec::new();
     let mut summary = Vec::new();

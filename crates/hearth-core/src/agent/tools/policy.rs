@@ -27,6 +27,7 @@ pub enum BuiltinTool {
     MemorySearch,
     SessionsList,
     SessionsHistory,
+    SessionsSpawn,
     Message,
     Skill,
 }
@@ -85,6 +86,7 @@ impl BuiltinTool {
         BuiltinTool::MemorySearch,
         BuiltinTool::SessionsList,
         BuiltinTool::SessionsHistory,
+        BuiltinTool::SessionsSpawn,
         BuiltinTool::Message,
         BuiltinTool::Skill,
     ];
@@ -105,6 +107,7 @@ impl BuiltinTool {
             BuiltinTool::MemorySearch => "memory_search",
             BuiltinTool::SessionsList => "sessions_list",
             BuiltinTool::SessionsHistory => "sessions_history",
+            BuiltinTool::SessionsSpawn => "sessions_spawn",
             BuiltinTool::Message => "message",
             BuiltinTool::Skill => "skill",
         }
@@ -126,7 +129,9 @@ impl BuiltinTool {
             BuiltinTool::Exec => ToolGroup::Runtime,
             BuiltinTool::WebFetch => ToolGroup::Web,
             BuiltinTool::MemoryGet | BuiltinTool::MemorySearch => ToolGroup::Memory,
-            BuiltinTool::SessionsList | BuiltinTool::SessionsHistory => ToolGroup::Sessions,
+            BuiltinTool::SessionsList
+            | BuiltinTool::SessionsHistory
+            | BuiltinTool::SessionsSpawn => ToolGroup::Sessions,
             BuiltinTool::Message => ToolGroup::Messaging,
             BuiltinTool::Skill => ToolGroup::Skills,
         }
@@ -295,6 +300,7 @@ mod tests {
                 "memory_search",
                 "sessions_list",
                 "sessions_history",
+                "sessions_spawn",
                 "skill"
             ]
         );
@@ -331,7 +337,14 @@ mod tests {
         );
         assert_eq!(
             names(&policy),
-            ["read", "grep", "sessions_list", "sessions_history", "skill"]
+            [
+                "read",
+                "grep",
+                "sessions_list",
+                "sessions_history",
+                "sessions_spawn",
+                "skill"
+            ]
         );
         let deny_group = ToolPolicy::new(
             &tools(serde_json::json!({"profile": "full", "deny": ["group:fs", "group:run*"]})),

@@ -1,7 +1,16 @@
-//! `sessions_list` and `sessions_history`: the agent reading its own conversations.
+//! `sessions_list` and `sessions_history`: the agent reading its own conversations;
+//! `sessions_spawn`: the agent handing a task to a sub-agent and waiting for its answer.
 //!
 //! Only the calling agent's sessions are visible (keys `agent:<agentId>:...`), read through the
 //! store like `sessions.list` and `chat.history` do for clients.
+//!
+//! A sub-agent's turn runs [`run_turn`] directly (not the queue) in a session of its own,
+//! `agent:<child>:subagent:<uuid>`, one level deeper than the caller, under a child of the
+//! caller's cancellation token: aborting the parent run aborts it too. Limits come from
+//! `agents.defaults.subagents` (depth, children per run, running at once, time) and which agents
+//! may be started from the caller's `subagents.allowAgents`.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use hearth_protocol::transcript::{ContentBlock, Message};
@@ -10,7 +19,8 @@ use hearth_store::SessionFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Tool, ToolContext, ToolError, ToolOutput, parse_args};
+use super::{Tool, ToolBox, ToolContext, ToolError, ToolOutput, parse_args};
+use crate::agent::{TurnContext, TurnError, TurnRequest, TurnSession, run_turn};
 use crate::sessions::resolve_key;
 use crate::util::truncate_chars;
 
@@ -153,6 +163,189 @@ async fn history(ctx: &ToolContext, args: &HistoryArgs) -> Result<Value, ToolErr
         .map_err(store_failed)?;
     let shown: Vec<Value> = messages.iter().map(describe).collect();
     Ok(json!({ "sessionKey": key, "messages": shown }))
+}
+
+/// `sessions_spawn`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionsSpawnTool;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpawnArgs {
+    task: String,
+    agent_id: Option<String>,
+    label: Option<String>,
+}
+
+/// The channel sub-agent runs are recorded under (usage per channel).
+const SUBAGENT_CHANNEL: &str = "subagent";
+
+#[async_trait]
+impl Tool for SessionsSpawnTool {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "sessions_spawn".to_owned(),
+            description: "Hand a self-contained task to a sub-agent and wait for its final answer, which comes back as this tool's result. The sub-agent starts in a fresh session and sees nothing of this conversation, so put everything it needs into `task`. agentId picks another agent (only those you are allowed to start); label names the job in logs.".to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "task": { "type": "string", "minLength": 1, "description": "What the sub-agent should do, with all the context it needs." },
+                    "agentId": { "type": "string", "description": "The agent to start; default yourself." },
+                    "label": { "type": "string", "description": "A short name for the job." }
+                },
+                "required": ["task"]
+            }),
+        }
+    }
+
+    async fn call(&self, ctx: &ToolContext, arguments: Value) -> ToolOutput {
+        let args: SpawnArgs = match parse_args(arguments) {
+            Ok(a) => a,
+            Err(e) => return e.into(),
+        };
+        match spawn(ctx, args).await {
+            Ok(text) => ToolOutput::ok(text),
+            Err(e) => e.into(),
+        }
+    }
+}
+
+/// Runs one sub-agent to its end; answers its final text.
+async fn spawn(ctx: &ToolContext, args: SpawnArgs) -> Result<String, ToolError> {
+    let rt = &ctx.runtime;
+    let live = rt.live();
+    let limits = live.config.agents.defaults.subagents;
+    let parent = live.agents.get(&ctx.agent_id).ok_or_else(|| {
+        ToolError::Refused(format!("agent `{}` is no longer configured", ctx.agent_id))
+    })?;
+    let child_id = args
+        .agent_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&ctx.agent_id);
+    if !parent.may_spawn(child_id) {
+        return Err(ToolError::Refused(format!(
+            "you may not start agent `{child_id}`; allowed: {} (agents.list[].subagents.allowAgents)",
+            parent.subagents.join(", ")
+        )));
+    }
+    let Some(child) = live.agents.get(child_id) else {
+        let known: Vec<&str> = live.agents.iter().map(|a| a.id.as_str()).collect();
+        return Err(ToolError::Refused(format!(
+            "there is no agent `{child_id}`; configured: {}",
+            known.join(", ")
+        )));
+    };
+    let depth = ctx.turn.depth;
+    if depth >= limits.max_depth {
+        return Err(ToolError::Refused(format!(
+            "sub-agent limit reached: this turn is at depth {depth} and sub-agents may nest only {} deep (agents.defaults.subagents.maxDepth); do the task yourself",
+            limits.max_depth
+        )));
+    }
+    if !rt.sessions.claim_child(&ctx.run_id, limits.max_children) {
+        return Err(ToolError::Refused(format!(
+            "sub-agent limit reached: this run already started {} sub-agents (agents.defaults.subagents.maxChildren); do the rest yourself",
+            limits.max_children
+        )));
+    }
+    let timeout = Duration::from_secs(limits.timeout_seconds.max(1));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let slot = tokio::select! {
+        slot = rt.sessions.subagent_slot(limits.max_concurrent) => slot,
+        () = tokio::time::sleep_until(deadline) => {
+            return Err(ToolError::Failed(format!(
+                "sub-agent limit reached: no sub-agent slot came free within {} s ({} may run at once, agents.defaults.subagents.maxConcurrent)",
+                timeout.as_secs(),
+                limits.max_concurrent
+            )));
+        }
+        () = ctx.cancel.cancelled() => return Err(ToolError::Failed("the run was aborted".to_owned())),
+    };
+
+    let run_id = crate::util::new_id();
+    let key = format!("agent:{}:subagent:{}", child.id, uuid::Uuid::new_v4());
+    let label = args
+        .label
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty());
+    tracing::info!(parent_run = %ctx.run_id, child_run = %run_id, agent = %child.id, session = %key, label, depth = depth + 1, "sub-agent starts");
+    let cancel = ctx.cancel.child_token();
+    let request = TurnRequest {
+        run_id: run_id.clone(),
+        agent: child.clone(),
+        session: TurnSession::Persistent {
+            key,
+            channel: SUBAGENT_CHANNEL.to_owned(),
+            sender: None,
+        },
+        input: Message::user(args.task),
+        extra_system: Some(subagent_brief(&ctx.agent_id, label)),
+        tools: ToolBox::for_agent(rt, child),
+        cancel: cancel.clone(),
+        observer: None,
+        context: TurnContext {
+            // The child answers for the same conversation: its audit log and, above all, its
+            // memory (never the owner's for someone else's chat).
+            binding: ctx.turn.binding.clone(),
+            memory_dir: ctx.turn.memory_dir.clone(),
+            depth: depth + 1,
+            parent_run_id: Some(ctx.run_id.clone()),
+        },
+    };
+    // The child runs as a task of its own, so it ends (and is recorded) properly even when this
+    // call is dropped: the parent's turn timed out or was aborted. The guard stops it then.
+    let _stop_child = cancel.clone().drop_guard();
+    let task_rt = rt.clone();
+    let mut child_run = rt.tasks.spawn(async move {
+        let _slot = slot;
+        run_turn(&task_rt, request).await
+    });
+    let mut timed_out = false;
+    let joined = tokio::select! {
+        joined = &mut child_run => joined,
+        () = tokio::time::sleep_until(deadline) => {
+            timed_out = true;
+            cancel.cancel();
+            child_run.await
+        }
+    };
+    match joined {
+        Ok(Ok(outcome)) => {
+            let text = outcome.message.plain_text();
+            Ok(if text.trim().is_empty() {
+                "(the sub-agent finished without a text answer)".to_owned()
+            } else {
+                text
+            })
+        }
+        Ok(Err(TurnError::Aborted)) if timed_out => Err(ToolError::Failed(format!(
+            "the sub-agent did not finish within {} s (agents.defaults.subagents.timeoutSeconds) and was stopped",
+            timeout.as_secs()
+        ))),
+        Ok(Err(TurnError::Aborted)) => {
+            Err(ToolError::Failed("the sub-agent was aborted".to_owned()))
+        }
+        Ok(Err(e)) => Err(ToolError::Failed(format!("the sub-agent failed: {e}"))),
+        Err(e) => {
+            tracing::error!(error = %e, child_run = %run_id, "a sub-agent's task failed");
+            Err(ToolError::Failed(
+                "the sub-agent crashed; see the gateway log".to_owned(),
+            ))
+        }
+    }
+}
+
+/// The sub-agent's extra system prompt: who started it and what becomes of its answer.
+fn subagent_brief(parent: &str, label: Option<&str>) -> String {
+    let job = label.map(|l| format!(" (\"{l}\")")).unwrap_or_default();
+    format!(
+        "You are a sub-agent: agent `{parent}` started you for one task{job}. Nobody else reads \
+         this session. Work on the task on your own and end with a complete answer: your final \
+         message is handed back to `{parent}` as the result."
+    )
 }
 
 fn describe(m: &Message) -> Value {
