@@ -20,6 +20,7 @@ use std::time::Duration;
 use hearth_config::Config;
 use hearth_core::gateway::methods::dispatch;
 use hearth_core::runtime::Runtime;
+use hearth_protocol::audit::{BudgetActionKind, BudgetExceeded, BudgetPeriod};
 use hearth_protocol::channels::{
     ChannelAccountStatus, ChannelState, ChannelsStatusResult, PairingCodeParams, PairingRequest,
 };
@@ -52,6 +53,7 @@ enum Kind {
     ExecApproval,
     Pairing,
     ChannelDown,
+    Budget,
 }
 
 impl Kind {
@@ -61,6 +63,7 @@ impl Kind {
             Kind::ExecApproval => switches.exec_approval,
             Kind::Pairing => switches.pairing,
             Kind::ChannelDown => switches.channel_down,
+            Kind::Budget => switches.budget,
         }
     }
 }
@@ -94,6 +97,7 @@ fn note_for(event: &Event, now_ms: i64) -> Option<Note> {
     match event {
         Event::ExecApprovalRequested(approval) => Some(exec_approval_note(approval, now_ms)),
         Event::PairingRequested(request) => Some(pairing_note(request, now_ms)),
+        Event::BudgetExceeded(budget) => Some(budget_note(budget)),
         _ => None,
     }
 }
@@ -141,6 +145,36 @@ fn pairing_note(request: &PairingRequest, now_ms: i64) -> Note {
         answer: Some(Answer::Pairing {
             code: request.code.clone(),
         }),
+    }
+}
+
+fn budget_note(budget: &BudgetExceeded) -> Note {
+    let whose = match budget.scope.as_str() {
+        "*" => "Your assistant".to_owned(),
+        scope => match scope.strip_prefix("agent:") {
+            Some(agent) => format!("Agent {}", one_line(agent, MAX_SENDER_CHARS)),
+            None => one_line(scope, MAX_SENDER_CHARS),
+        },
+    };
+    let period = match budget.period {
+        BudgetPeriod::Day => "today",
+        BudgetPeriod::Month => "this month",
+    };
+    let then = match (budget.action, &budget.model) {
+        (BudgetActionKind::Switch, Some(model)) => format!("now answering with {model}"),
+        _ => "further messages are refused until the period ends".to_owned(),
+    };
+    Note {
+        kind: Kind::Budget,
+        summary: format!("{whose} reached its budget"),
+        body: format!(
+            "${:.2} of ${:.2} spent {period}; {then}.",
+            budget.spent, budget.limit
+        ),
+        buttons: Vec::new(),
+        timeout: None,
+        route: "#/usage".to_owned(),
+        answer: None,
     }
 }
 
@@ -247,6 +281,7 @@ impl Notifier {
             EventName::ExecApprovalRequested
                 | EventName::PairingRequested
                 | EventName::ChannelsChanged
+                | EventName::BudgetExceeded
         )
     }
 
@@ -502,6 +537,44 @@ mod tests {
         assert!(Kind::ChannelDown.enabled(&config));
         config.desktop.notifications.channel_down = false;
         assert!(!Kind::ChannelDown.enabled(&config));
+        assert!(Kind::Budget.enabled(&config));
+        config.desktop.notifications.budget = false;
+        assert!(!Kind::Budget.enabled(&config));
+    }
+
+    #[test]
+    fn a_reached_budget_says_what_was_spent_and_what_happens_now() {
+        let budget = |scope: &str, action, model: Option<&str>| BudgetExceeded {
+            scope: scope.into(),
+            period: BudgetPeriod::Day,
+            limit: 1.0,
+            spent: 1.2345,
+            action,
+            model: model.map(Into::into),
+        };
+        let stop = Event::BudgetExceeded(budget("agent:main", BudgetActionKind::Stop, None));
+        let note = note_for(&stop, 0).expect("a notification");
+        assert_eq!(note.kind, Kind::Budget);
+        assert_eq!(note.summary, "Agent main reached its budget");
+        assert_eq!(
+            note.body,
+            "$1.23 of $1.00 spent today; further messages are refused until the period ends."
+        );
+        assert_eq!(note.route, "#/usage");
+        assert!(note.buttons.is_empty() && note.answer.is_none());
+        let mut switch = budget("*", BudgetActionKind::Switch, Some("p/cheap"));
+        switch.period = BudgetPeriod::Month;
+        let note = budget_note(&switch);
+        assert_eq!(note.summary, "Your assistant reached its budget");
+        assert_eq!(
+            note.body,
+            "$1.23 of $1.00 spent this month; now answering with p/cheap."
+        );
+        assert_eq!(
+            budget_note(&budget("alice", BudgetActionKind::Stop, None)).summary,
+            "alice reached its budget"
+        );
+        assert!(Notifier::handles(EventName::BudgetExceeded));
     }
 
     fn pairing(sender_name: Option<&str>) -> PairingRequest {

@@ -6,9 +6,11 @@
 
 mod harness;
 
+mod audit;
 mod auth;
 mod branching;
 mod browser;
+mod budgets;
 mod channels;
 mod chat;
 mod compaction;
@@ -24,6 +26,7 @@ mod openai_http;
 mod queue;
 mod real_model;
 mod reload;
+mod routing;
 mod sessions;
 mod skills;
 mod tools;

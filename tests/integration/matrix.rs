@@ -256,7 +256,7 @@ async fn an_allowed_person_gets_an_encrypted_answer() {
         sessions
             .sessions
             .iter()
-            .any(|s| s.key.contains("matrix:direct:@alice:localhost")),
+            .any(|s| s.key == "agent:main:direct:matrix:@alice:localhost"),
         "{:?}",
         sessions.sessions
     );

@@ -18,12 +18,23 @@ use crate::harness::{TOKEN, TestGateway, chat_final, next_event, start_in};
 
 /// A gateway whose default agent uses `agent_defaults` (spliced into `agents.defaults`).
 async fn gateway(agent_defaults: &str) -> TestGateway {
+    gateway_with(agent_defaults, "").await
+}
+
+/// A gateway offering `sessions_spawn` (not in the default profile), with `agent_defaults`.
+async fn spawning_gateway(agent_defaults: &str) -> TestGateway {
+    gateway_with(agent_defaults, r#"tools: { allow: ["sessions_spawn"] },"#).await
+}
+
+/// [`gateway`] with `extra` spliced into the top-level object.
+async fn gateway_with(agent_defaults: &str, extra: &str) -> TestGateway {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().expect("tempdir");
     let config = format!(
         r#"{{
   gateway: {{ port: 0, auth: {{ mode: "token", token: "{TOKEN}" }} }},
   agents: {{ defaults: {{ model: {{ primary: "fake/m" }}, skipBootstrap: true, {agent_defaults} }} }},
+  {extra}
   models: {{ providers: {{ fake: {{
     baseUrl: "{base}", apiKey: "sk-fake", api: "openai-completions",
     models: [ {{ id: "m", contextWindow: 128000, maxTokens: 4096 }} ] }} }} }}
@@ -275,7 +286,7 @@ async fn interrupt_aborts_the_running_run_and_answers_the_new_message() {
 
 #[tokio::test]
 async fn a_sub_agent_answers_its_parent() {
-    let t = gateway("").await;
+    let t = spawning_gateway("").await;
     t.fake.push(Reply::tool_calls([spawn_call(
         "s1",
         json!({"task": "Count the sheep in field 7.", "label": "sheep"}),
@@ -298,6 +309,15 @@ async fn a_sub_agent_answers_its_parent() {
 
     let runs = child_runs(&t, &run.run_id, 1).await;
     assert_eq!(runs[0].status, RunStatus::Completed);
+    let parent = t
+        .gw()
+        .runtime()
+        .store
+        .get_run(&run.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(runs[0].sender, parent.sender, "spent for the same person");
     assert!(
         runs[0].session_key.starts_with("agent:main:subagent:"),
         "{}",
@@ -312,7 +332,7 @@ async fn a_sub_agent_answers_its_parent() {
 
 #[tokio::test]
 async fn a_grandchild_is_refused_at_the_depth_limit() {
-    let t = gateway("subagents: { maxDepth: 1 }").await;
+    let t = spawning_gateway("subagents: { maxDepth: 1 }").await;
     t.fake.push(Reply::tool_calls([spawn_call(
         "p1",
         json!({"task": "Plan the trip."}),
@@ -336,7 +356,7 @@ async fn a_grandchild_is_refused_at_the_depth_limit() {
 
 #[tokio::test]
 async fn a_run_starts_at_most_max_children() {
-    let t = gateway("subagents: { maxChildren: 1 }").await;
+    let t = spawning_gateway("subagents: { maxChildren: 1 }").await;
     t.fake.push(Reply::tool_calls([
         spawn_call("s1", json!({"task": "Task one."})),
         spawn_call("s2", json!({"task": "Task two."})),
@@ -355,7 +375,7 @@ async fn a_run_starts_at_most_max_children() {
 
 #[tokio::test]
 async fn aborting_the_parent_aborts_its_sub_agent() {
-    let t = gateway("").await;
+    let t = spawning_gateway("").await;
     t.fake.push(Reply::tool_calls([spawn_call(
         "s1",
         json!({"task": "Think for a very long time."}),
@@ -372,7 +392,7 @@ async fn aborting_the_parent_aborts_its_sub_agent() {
         })
         .await
         .unwrap();
-    assert_eq!(aborted.run_ids, [run.run_id.clone()]);
+    assert_eq!(aborted.run_ids, std::slice::from_ref(&run.run_id));
     assert_eq!(
         end_of(&mut events, &run.run_id).await.state,
         ChatState::Aborted
@@ -393,4 +413,26 @@ async fn aborting_the_parent_aborts_its_sub_agent() {
         .unwrap();
     assert_eq!(parent.status, RunStatus::Aborted);
     assert_eq!(parent.parent_run_id, None);
+}
+
+#[tokio::test]
+async fn a_sub_agent_that_takes_too_long_is_stopped() {
+    let t = spawning_gateway("subagents: { timeoutSeconds: 1 }").await;
+    t.fake.push(Reply::tool_calls([spawn_call(
+        "s1",
+        json!({"task": "Never finish."}),
+    )]));
+    t.fake.push(Reply::Stall);
+    t.fake.push(Reply::text("It timed out, sorry."));
+    let client = t.client().await;
+    let mut events = client.events();
+    let run = submit(&client, "Try it").await;
+    assert_eq!(
+        final_text(&end_of(&mut events, &run.run_id).await),
+        "It timed out, sorry."
+    );
+    let results = tool_results(&t.fake.requests()[2]);
+    assert!(results[0].contains("timeoutSeconds"), "{}", results[0]);
+    let children = child_runs(&t, &run.run_id, 1).await;
+    assert_eq!(children[0].status, RunStatus::Aborted);
 }

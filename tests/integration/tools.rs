@@ -130,8 +130,7 @@ async fn a_call_to_a_tool_the_agent_is_not_offered_is_refused_and_not_run() {
             "memory_get",
             "memory_search",
             "sessions_list",
-            "sessions_history",
-            "sessions_spawn"
+            "sessions_history"
         ]
     );
     let results = tool_results(&t);

@@ -55,8 +55,8 @@ describe("forkOrigin", () => {
   ];
   it("names the parent and the fork point", () => {
     expect(forkOrigin({ parentId: "s-1", forkSeq: 4 }, sessions)).toEqual({ label: "agent:main:main", key: "agent:main:main", atMessage: 4 });
-    expect(forkOrigin({ parentId: "s-2", forkSeq: null }, sessions)).toEqual({ label: "Ideas", key: "agent:main:ideas", atMessage: null });
-    expect(forkOrigin({ parentId: "agent:main:ideas", forkSeq: 2 }, sessions)).toEqual({ label: "Ideas", key: "agent:main:ideas", atMessage: 2 });
+    expect(forkOrigin({ parentId: "s-2", forkSeq: null }, sessions)).toEqual({ label: "agent:main:ideas", key: "agent:main:ideas", atMessage: null });
+    expect(forkOrigin({ parentId: "agent:main:ideas", forkSeq: 2 }, sessions)).toEqual({ label: "agent:main:ideas", key: "agent:main:ideas", atMessage: 2 });
   });
   it("shows an unknown parent by its id, and nothing for a session that is no fork", () => {
     expect(forkOrigin({ parentId: "s-9", forkSeq: 1 }, sessions)).toEqual({ label: "s-9", key: null, atMessage: 1 });

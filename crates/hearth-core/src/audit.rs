@@ -6,14 +6,14 @@
 //! conversations a binding routes (`TurnContext::binding`).
 //!
 //! [`Audit::record`] never blocks its caller: records go through a bounded channel to one writer
-//! task, and a full channel drops the record and counts it ([`Audit::dropped`]) rather than make a
-//! turn wait for a disk. The writer ([`files`]) appends off the async threads, rotates a file
-//! once it reaches `audit.maxFileBytes` (`<log>.jsonl` → `<log>.1.jsonl` …, keeping
+//! task, and a full channel drops the record and counts it ([`Audit::dropped`]) rather than make
+//! a turn wait for a disk. The writer (`audit/files.rs`) appends off the async threads, rotates a
+//! file once it reaches `audit.maxFileBytes` (`<log>.jsonl` → `<log>.1.jsonl` …, keeping
 //! `audit.maxFiles`), and is flushed and stopped by [`Audit::close`] once the gateway's runs have
 //! drained, so the last runs' records are on disk before the process ends. It is not one of the
 //! runtime's tracked tasks for that reason: the tracker's drain waits for runs, and the writer
-//! must outlive them. `audit.tail` and `audit.search` read the files back ([`files::tail`],
-//! [`files::search`]).
+//! must outlive them. `audit.tail` and `audit.search` read the files back ([`tail`],
+//! [`search`]).
 //!
 //! Secrets never reach a record: provider keys are never part of one, tool arguments are
 //! hashed (SHA-256), a config change names the paths that changed, not their values, and message

@@ -41,6 +41,18 @@ pub enum ModelChoice {
 }
 
 impl SlashCommand {
+    /// [`SlashCommand::parse`], plus the texts of `session.resetTriggers` (matched whole,
+    /// case-insensitively) as [`SlashCommand::Reset`].
+    pub fn parse_with_triggers(text: &str, triggers: &[String]) -> Option<SlashCommand> {
+        SlashCommand::parse(text).or_else(|| {
+            let text = text.trim();
+            triggers
+                .iter()
+                .any(|t| !t.trim().is_empty() && t.trim().eq_ignore_ascii_case(text))
+                .then_some(SlashCommand::Reset)
+        })
+    }
+
     /// Recognises a command: the message is the command word (case-insensitive, surrounding
     /// spaces ignored), followed by an argument only for `/model`. Anything else (including
     /// unknown `/words` and arguments to the other commands) is an ordinary message.
@@ -124,5 +136,19 @@ mod tests {
         assert_eq!(SlashCommand::parse("/link a b"), None);
         assert_eq!(SlashCommand::parse("/unlink"), Some(SlashCommand::Unlink));
         assert_eq!(SlashCommand::parse("/unlink me"), None);
+        let triggers = ["start over".to_owned(), " ".to_owned()];
+        assert_eq!(
+            SlashCommand::parse_with_triggers("  Start Over ", &triggers),
+            Some(SlashCommand::Reset)
+        );
+        assert_eq!(
+            SlashCommand::parse_with_triggers("start over now", &triggers),
+            None
+        );
+        assert_eq!(SlashCommand::parse_with_triggers("", &triggers), None);
+        assert_eq!(
+            SlashCommand::parse_with_triggers("/stop", &triggers),
+            Some(SlashCommand::Stop)
+        );
     }
 }

@@ -10,6 +10,8 @@
 //! - [`runtime`]: the live state shared by every component ([`runtime::Runtime`]).
 //! - [`agents`], [`models`]: agents and providers resolved from the config.
 //! - [`sessions`]: session keys, per-session serialisation, run registry.
+//! - [`routing`]: which agent, session and memory a message gets (bindings, dmScope).
+//! - [`identity`]: identity links verified with codes (one person on several channels).
 //! - [`agent`]: one agent turn, from the user's message to the stored answer.
 //! - [`bus`]: events fanned out to WebSocket clients.
 //! - [`gateway`]: the HTTP routes, the WebSocket protocol, auth and origin checks.

@@ -166,7 +166,7 @@ export function exportFileName(key: string, ext: "md" | "json", now: Date = new 
 }
 
 export interface SessionOrigin {
-  /** The parent's title or key, else its session id. */
+  /** The parent's key, else its session id. */
   label: string;
   /** The parent's key, when it is among the sessions listed. */
   key: string | null;
@@ -180,12 +180,13 @@ export interface SessionOrigin {
  */
 export function forkOrigin(
   info: Pick<SessionInfo, "parentId" | "forkSeq">,
-  sessions: Pick<SessionInfo, "key" | "sessionId" | "title">[],
+  sessions: Pick<SessionInfo, "key" | "sessionId">[],
 ): SessionOrigin | null {
   if (!info.parentId) return null;
   const parent = sessions.find((s) => s.sessionId === info.parentId) ?? sessions.find((s) => s.key === info.parentId);
   return {
-    label: parent ? parent.title || parent.key : info.parentId,
+    // The key, not the title: a fork inherits its parent's title with its first message.
+    label: parent ? parent.key : info.parentId,
     key: parent ? parent.key : null,
     atMessage: info.forkSeq ?? null,
   };

@@ -39,7 +39,7 @@ use crate::runtime::Runtime;
 #[derive(Debug, Clone)]
 pub enum QueuedOutcome {
     /// Its own turn answered it.
-    Answered(TurnOutcome),
+    Answered(Box<TurnOutcome>),
     /// `collect`: it was merged into the turn `run_id`, whose answer covers it.
     MergedInto { run_id: String },
     /// `steer`: the running turn `run_id` took it in and answered it.
@@ -123,7 +123,7 @@ pub fn submit(rt: &Arc<Runtime>, request: TurnRequest) -> Submission {
                 let _ = reply.send(
                     run_turn(&task_rt, request)
                         .await
-                        .map(QueuedOutcome::Answered),
+                        .map(|o| QueuedOutcome::Answered(Box::new(o))),
                 );
             });
             return Submission {
@@ -281,7 +281,7 @@ async fn work(rt: Arc<Runtime>, key: String) {
         let _ = answer.send(if interrupted {
             Ok(QueuedOutcome::Interrupted)
         } else {
-            result.map(QueuedOutcome::Answered)
+            result.map(|o| QueuedOutcome::Answered(Box::new(o)))
         });
     }
 }
@@ -298,8 +298,12 @@ fn next_batch(rt: &Runtime, key: &str) -> Option<Batch> {
     };
     let mut group = vec![first];
     if group[0].mode == QueueMode::Collect {
-        while let Some(next) = queue.pending.pop_front_if(|w| w.mode == QueueMode::Collect) {
-            group.push(next);
+        while queue
+            .pending
+            .front()
+            .is_some_and(|w| w.mode == QueueMode::Collect)
+        {
+            group.extend(queue.pending.pop_front());
         }
     }
     let last = group.pop()?;

@@ -595,7 +595,8 @@ impl Turn<'_> {
                     self.run_id,
                     &req.cancel,
                 )
-                .in_turn(&req.context);
+                .in_turn(&req.context)
+                .answering(req.session.sender());
                 // Loop detection: the same call with the same arguments, again and again.
                 let fingerprint = (name.clone(), arguments.to_string());
                 let args_sha256 = crate::audit::sha256_hex(&fingerprint.1);

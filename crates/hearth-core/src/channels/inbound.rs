@@ -361,7 +361,10 @@ async fn process(
     let target = inbound.reply_target();
     // `/new`, `/reset`, `/stop`, `/status`, `/compact`, `/model`, `/link`, `/unlink`: answered
     // by the gateway.
-    if let Some(command) = crate::commands::SlashCommand::parse(&inbound.text) {
+    if let Some(command) = crate::commands::SlashCommand::parse_with_triggers(
+        &inbound.text,
+        &live.config.session.reset_triggers,
+    ) {
         use crate::commands::SlashCommand;
         let text = if matches!(command, SlashCommand::Link(_) | SlashCommand::Unlink) {
             Box::pin(crate::identity::chat_command(rt, &inbound, &command)).await

@@ -281,7 +281,8 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             agent.id
         )));
     }
-    if let Some(command) = SlashCommand::parse(&input.plain_text()) {
+    let triggers = rt.live().config.session.reset_triggers.clone();
+    if let Some(command) = SlashCommand::parse_with_triggers(&input.plain_text(), &triggers) {
         return run_command(rt, command, &agent, key).await;
     }
     let run_id = new_id();

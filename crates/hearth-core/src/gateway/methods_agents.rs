@@ -29,7 +29,9 @@ use super::methods_config::{
     check_text, invalid_config, issues_of, read_config_file, write_checked,
 };
 use crate::identity::{self, LinkError, Progress, parse_identity, valid_link_name};
-use crate::routing::{self, OWNER_IDENTITY, RouteQuery, binding_tier, direct_key, person_of};
+use crate::routing::{
+    self, OWNER_IDENTITY, RouteQuery, binding_tier, direct_key, owner, person_of,
+};
 use crate::runtime::Runtime;
 
 fn not_found(message: impl Into<String>) -> ErrorShape {
@@ -260,6 +262,9 @@ pub(super) async fn agents_remove(rt: &Runtime, p: AgentsRemoveParams) -> Method
         };
         if let Some(Value::Array(bindings)) = root.get_mut("bindings") {
             bindings.retain(|b| b.get("agentId").and_then(Value::as_str) != Some(p.id.as_str()));
+            if bindings.is_empty() {
+                root.remove("bindings");
+            }
         }
         let list = array(object(doc, "agents"), "list");
         list.retain(|a| a.get("id").and_then(Value::as_str) != Some(p.id.as_str()));
@@ -533,6 +538,7 @@ pub(super) async fn identity_link_start(
         });
     }
     tracing::info!(%name, link = %started.link_id, identities = ?identities, "identity link started");
+    audit_link(rt, &name, &identities, "started");
     ok(IdentityLinkStartResult {
         link_id: started.link_id,
         expires_at_ms: started.expires_at_ms,
@@ -600,6 +606,7 @@ pub(crate) async fn write_link(
     .await?;
     carry_over(rt, &before, identities).await;
     tracing::info!(%name, identities = ?identities, "identities linked");
+    audit_link(rt, name, identities, "linked");
     rt.bus.publish(Event::IdentityChanged(IdentityChanged {
         name: name.to_owned(),
     }));
@@ -640,10 +647,23 @@ async fn unlink(rt: &Arc<Runtime>, identity: &str) -> Result<(String, ConfigWrit
     })
     .await?;
     tracing::info!(%name, %identity, "identity unlinked");
+    audit_link(rt, &name, &[identity.to_owned()], "unlinked");
     rt.bus.publish(Event::IdentityChanged(IdentityChanged {
         name: name.clone(),
     }));
     Ok((name, write))
+}
+
+/// Records a change of identity links in the gateway's audit log.
+fn audit_link(rt: &Runtime, name: &str, identities: &[String], action: &str) {
+    rt.audit.record(
+        None,
+        crate::audit::AuditEvent::IdentityLink(crate::audit::IdentityLinkRecord {
+            name: name.to_owned(),
+            identities: identities.to_vec(),
+            action: action.to_owned(),
+        }),
+    );
 }
 
 /// The object at `key` of `map`, created when needed.
@@ -658,6 +678,62 @@ fn object_in<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Stri
         Value::Object(m) => m,
         _ => unreachable!("made an object above"),
     }
+}
+
+/// After a link: a person's memory folder (`people/<old>`) is copied to the linked person's
+/// (`people/<new>`) when that one does not exist yet, so the agent still knows what it learnt.
+/// The old folder stays (an unlink goes back to it). Nothing is copied into the owner's own
+/// memory: that stays the owner's to curate.
+async fn carry_memory(workspace: &std::path::Path, old: &str, new: &str, owner: &str) {
+    if old == new || new == owner || old == owner {
+        return;
+    }
+    let from = workspace
+        .join("people")
+        .join(hearth_config::sanitize_name(old));
+    let to = workspace
+        .join("people")
+        .join(hearth_config::sanitize_name(new));
+    let copied = tokio::task::spawn_blocking(move || {
+        if !from.is_dir() || to.exists() {
+            return Ok(false);
+        }
+        copy_dir(&from, &to).map(|()| true)
+    })
+    .await;
+    match copied {
+        Ok(Ok(true)) => {
+            tracing::info!(from = %old, to = %new, "memory carried over to the linked person")
+        }
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not carry memory over to the linked person")
+        }
+        Err(e) => tracing::warn!(error = %e, "memory carry-over failed"),
+    }
+}
+
+/// Copies a directory tree of regular files (symlinks are not followed), keeping it private.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 /// After a link: each agent's most recent direct conversation with one of the newly linked
@@ -677,6 +753,13 @@ async fn carry_over(rt: &Arc<Runtime>, before: &Config, identities: &[String]) {
             };
             let old_person = person_of(identity, &before.session.identity_links);
             let new_person = person_of(identity, &after.session.identity_links);
+            carry_memory(
+                &agent.workspace,
+                &old_person,
+                &new_person,
+                &owner(&after.session.identity_links),
+            )
+            .await;
             let old_key = direct_key(before, &agent.id, channel, &account, &old_person);
             let new_key = direct_key(after, &agent.id, channel, &account, &new_person);
             if old_key == new_key {

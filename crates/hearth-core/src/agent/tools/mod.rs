@@ -128,6 +128,9 @@ pub struct ToolContext {
     pub runtime: Arc<Runtime>,
     /// Where the calling turn stands: binding, memory, depth among sub-agents.
     pub turn: TurnContext,
+    /// Whom the calling turn answers, so what it starts (sub-agents) counts against the same
+    /// person's budgets and usage.
+    pub sender: Option<String>,
 }
 
 impl ToolContext {
@@ -146,7 +149,15 @@ impl ToolContext {
             cancel: cancel.clone(),
             runtime: rt.clone(),
             turn: TurnContext::default(),
+            sender: None,
         }
+    }
+
+    /// The context of a call made by a turn answering `sender`.
+    #[must_use]
+    pub fn answering(mut self, sender: Option<&str>) -> Self {
+        self.sender = sender.map(str::to_owned);
+        self
     }
 
     /// A path the agent gave, as it is meant in this turn's memory scope (see [`scope`]).
@@ -374,8 +385,7 @@ mod tests {
                 "memory_get",
                 "memory_search",
                 "sessions_list",
-                "sessions_history",
-                "sessions_spawn"
+                "sessions_history"
             ]
         );
         for spec in toolbox.specs() {
@@ -400,15 +410,14 @@ mod tests {
         let main = ToolBox::for_agent(&ctx.runtime, live.agents.get("main").unwrap());
         assert!(main.names().contains(&"exec") && main.names().contains(&"write"));
         assert!(!main.names().contains(&"grep"));
+        assert!(
+            main.names().contains(&"sessions_spawn"),
+            "coding starts sub-agents"
+        );
         let reader = ToolBox::for_agent(&ctx.runtime, live.agents.get("reader").unwrap());
         assert_eq!(
             reader.names(),
-            [
-                "read",
-                "sessions_list",
-                "sessions_history",
-                "sessions_spawn"
-            ]
+            ["read", "sessions_list", "sessions_history"]
         );
     }
 

@@ -159,6 +159,16 @@ pub fn profile_groups(profile: ToolProfile) -> &'static [ToolGroup] {
     }
 }
 
+/// Whether a profile offers a tool: the tools of its groups, except `sessions_spawn`, which only
+/// the profiles that act (`coding`, `full`) offer. Starting a sub-agent spends model calls and acts
+/// through the child's tools, which the read-only `minimal` and the `messaging` profiles do not
+/// do unasked; `allow` (`sessions_spawn` or `group:sessions`) adds it to them.
+fn profile_offers(profile: ToolProfile, tool: BuiltinTool) -> bool {
+    let acting = matches!(profile, ToolProfile::Coding | ToolProfile::Full);
+    profile_groups(profile).contains(&tool.group())
+        && (tool != BuiltinTool::SessionsSpawn || acting)
+}
+
 /// One agent's effective tool policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolPolicy {
@@ -194,7 +204,7 @@ impl ToolPolicy {
             BuiltinTool::WebFetch => self.web_fetch_enabled,
             _ => true,
         };
-        let base = profile_groups(self.profile).contains(&tool.group());
+        let base = profile_offers(self.profile, tool);
         let allowed = base || self.allow.iter().any(|e| entry_matches(e, tool));
         gated && allowed && !self.deny.iter().any(|e| entry_matches(e, tool))
     }
@@ -300,7 +310,6 @@ mod tests {
                 "memory_search",
                 "sessions_list",
                 "sessions_history",
-                "sessions_spawn",
                 "skill"
             ]
         );
@@ -337,14 +346,7 @@ mod tests {
         );
         assert_eq!(
             names(&policy),
-            [
-                "read",
-                "grep",
-                "sessions_list",
-                "sessions_history",
-                "sessions_spawn",
-                "skill"
-            ]
+            ["read", "grep", "sessions_list", "sessions_history", "skill"]
         );
         let deny_group = ToolPolicy::new(
             &tools(serde_json::json!({"profile": "full", "deny": ["group:fs", "group:run*"]})),
@@ -374,6 +376,23 @@ mod tests {
         };
         let policy = ToolPolicy::new(&global, Some(&only_profile));
         assert!(policy.allows(BuiltinTool::Exec) && !policy.allows(BuiltinTool::WebFetch));
+    }
+
+    #[test]
+    fn sub_agents_are_offered_by_acting_profiles_or_when_allowed() {
+        let with = |json| ToolPolicy::new(&tools(json), None).allows(BuiltinTool::SessionsSpawn);
+        assert!(!with(serde_json::json!({})), "not in the read-only default");
+        assert!(!with(serde_json::json!({"profile": "messaging"})));
+        assert!(with(serde_json::json!({"profile": "coding"})));
+        assert!(with(serde_json::json!({"profile": "full"})));
+        assert!(with(serde_json::json!({"allow": ["sessions_spawn"]})));
+        assert!(with(serde_json::json!({"allow": ["group:sessions"]})));
+        assert!(!with(
+            serde_json::json!({"profile": "full", "deny": ["sessions_spawn"]})
+        ));
+        assert!(!with(
+            serde_json::json!({"profile": "full", "deny": ["group:sessions"]})
+        ));
     }
 
     #[test]

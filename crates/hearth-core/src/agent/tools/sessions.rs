@@ -279,7 +279,7 @@ async fn spawn(ctx: &ToolContext, args: SpawnArgs) -> Result<String, ToolError> 
         session: TurnSession::Persistent {
             key,
             channel: SUBAGENT_CHANNEL.to_owned(),
-            sender: None,
+            sender: ctx.sender.clone(),
         },
         input: Message::user(args.task),
         extra_system: Some(subagent_brief(&ctx.agent_id, label)),
@@ -459,5 +459,60 @@ mod tests {
             .call(&ctx, json!({"sessionKey": "nope"}))
             .await;
         assert!(out.is_error && out.text.contains("no session"), "{out:?}");
+    }
+
+    /// Spawns refused before any model is called: none is configured, so a spawn that got
+    /// through would fail with a model error instead.
+    #[tokio::test]
+    async fn spawns_outside_the_limits_are_refused_with_the_setting_to_change() {
+        let home = tempfile::tempdir().unwrap();
+        let config: hearth_config::Config = serde_json::from_value(json!({
+            "agents": {
+                "defaults": { "subagents": { "maxDepth": 2, "maxChildren": 1 } },
+                "list": [ { "id": "main" }, { "id": "ops" } ]
+            }
+        }))
+        .unwrap();
+        let ctx = testing::context(home.path(), config).await;
+        let spawn = |args: Value| {
+            let ctx = ctx.clone();
+            async move { SessionsSpawnTool.call(&ctx, args).await }
+        };
+
+        let out = spawn(json!({"task": "x", "agentId": "ops"})).await;
+        assert!(
+            out.is_error && out.text.contains("may not start agent `ops`"),
+            "{out:?}"
+        );
+        assert!(out.text.contains("allowAgents"), "{out:?}");
+
+        let deep = ctx.clone().in_turn(&TurnContext {
+            depth: 2,
+            ..TurnContext::default()
+        });
+        let out = SessionsSpawnTool.call(&deep, json!({"task": "x"})).await;
+        assert!(
+            out.is_error && out.text.contains("maxDepth") && out.text.contains("depth 2"),
+            "{out:?}"
+        );
+
+        // The first spawn counts (and fails without a model); the second is over the limit.
+        let out = spawn(json!({"task": "x"})).await;
+        assert!(
+            out.is_error && out.text.contains("sub-agent failed"),
+            "{out:?}"
+        );
+        let out = spawn(json!({"task": "x"})).await;
+        assert!(out.is_error && out.text.contains("maxChildren"), "{out:?}");
+        let child = ctx
+            .runtime
+            .store
+            .recent_runs(5)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.parent_run_id.as_deref() == Some("run-test"))
+            .expect("the child's run is recorded");
+        assert!(child.session_key.starts_with("agent:main:subagent:"));
     }
 }
