@@ -364,3 +364,64 @@ async fn wrong_codes_write_nothing_and_a_stranger_cannot_join_the_owner() {
     );
     assert_eq!(t.fake.request_count(), 0, "no model call for any of it");
 }
+
+/// The promise "a family member's chat never leaks into yours": what the agent writes to
+/// `MEMORY.md` in another person's chat goes to that person's memory, never reaches the
+/// owner's prompt, and the owner's memory never reaches theirs.
+#[tokio::test]
+async fn another_persons_memory_stays_out_of_the_owners_chat_and_back() {
+    let telegram = FakeTelegram::start().await;
+    let t = TestGateway::start_with(&format!(
+        r#"tools: {{ profile: "coding" }}, channels: {{ {} }}"#,
+        telegram_section(&telegram)
+    ))
+    .await;
+    wait_connected(&t, &["telegram"]).await;
+    let workspace = t.home.path().join("workspace");
+    std::fs::write(workspace.join("MEMORY.md"), "Owner's PIN hint: violet.\n").unwrap();
+
+    t.fake
+        .push(Reply::tool_calls([hearth_test_utils::FakeToolCall::new(
+            "w1",
+            "write",
+            serde_json::json!({"path": "MEMORY.md", "content": "Kid loves dinosaurs.\n"})
+                .to_string(),
+        )]));
+    t.fake.push(Reply::text("noted"));
+    telegram.dm(31, "Kid", "remember that I love dinosaurs");
+    wait_text(telegram.outbox(), "31", "noted").await;
+    let theirs = workspace.join("people/telegram_31/MEMORY.md");
+    assert_eq!(
+        std::fs::read_to_string(&theirs).unwrap(),
+        "Kid loves dinosaurs.\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("MEMORY.md")).unwrap(),
+        "Owner's PIN hint: violet.\n",
+        "the owner's memory is untouched"
+    );
+    let kid_prompt = t.fake.requests()[0].body.to_string();
+    assert!(!kid_prompt.contains("violet"), "{kid_prompt}");
+
+    t.fake.push(Reply::text("hi owner"));
+    let client = t.client().await;
+    crate::harness::chat_final(
+        &client,
+        hearth_protocol::methods::ChatSendParams {
+            message: "what do you know?".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let owner_prompt = t.fake.last_request().unwrap().body.to_string();
+    assert!(owner_prompt.contains("violet"), "{owner_prompt}");
+    assert!(!owner_prompt.contains("dinosaurs"), "{owner_prompt}");
+
+    // Next time the kid writes, their own memory is in their prompt.
+    t.fake.push(Reply::text("dinos!"));
+    telegram.dm(31, "Kid", "what do I like?");
+    wait_text(telegram.outbox(), "31", "dinos!").await;
+    let kid_again = t.fake.last_request().unwrap().body.to_string();
+    assert!(kid_again.contains("Kid loves dinosaurs."), "{kid_again}");
+    assert!(!kid_again.contains("violet"), "{kid_again}");
+}
