@@ -425,3 +425,45 @@ async fn another_persons_memory_stays_out_of_the_owners_chat_and_back() {
     assert!(kid_again.contains("Kid loves dinosaurs."), "{kid_again}");
     assert!(!kid_again.contains("violet"), "{kid_again}");
 }
+
+/// A `webchat` binding gives the Control UI's chat its agent, like any channel's.
+#[tokio::test]
+async fn a_webchat_binding_picks_the_control_uis_agent() {
+    let t = TestGateway::start().await;
+    let client = t.client().await;
+    client
+        .call::<spec::AgentsAdd>(AgentsAddParams {
+            id: "desk".into(),
+            ..AgentsAddParams::default()
+        })
+        .await
+        .unwrap();
+    client
+        .call::<spec::BindingsAdd>(BindingsAddParams {
+            agent_id: "desk".into(),
+            matches: RouteMatch {
+                channel: "webchat".into(),
+                ..RouteMatch::default()
+            },
+            name: None,
+            shared_memory: false,
+        })
+        .await
+        .unwrap();
+    t.fake.push(Reply::text("desk here"));
+    let reply = crate::harness::chat_final(
+        &client,
+        hearth_protocol::methods::ChatSendParams {
+            message: "who answers?".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(reply.plain_text(), "desk here");
+    let sessions = client
+        .call::<spec::SessionsList>(SessionsListParams::default())
+        .await
+        .unwrap();
+    let keys: Vec<&str> = sessions.sessions.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys, ["agent:desk:main"]);
+}

@@ -41,6 +41,24 @@ pub struct RouteQuery {
     pub roles: Vec<String>,
 }
 
+impl RouteQuery {
+    /// The Control UI's owner writing in its chat (`webchat:owner`).
+    pub fn owner_webchat() -> Self {
+        Self {
+            channel: "webchat".to_owned(),
+            account_id: hearth_config::DEFAULT_ACCOUNT.to_owned(),
+            peer_kind: PeerKind::Direct,
+            chat_id: "owner".to_owned(),
+            parent_id: None,
+            thread_id: None,
+            sender_id: "owner".to_owned(),
+            guild_id: None,
+            team_id: None,
+            roles: Vec::new(),
+        }
+    }
+}
+
 impl From<&Inbound> for RouteQuery {
     fn from(inbound: &Inbound) -> Self {
         Self {

@@ -251,7 +251,19 @@ fn pick_agent(
     let live = rt.live();
     let wanted = agent_id.or_else(|| session_key.and_then(agent_of_key));
     match wanted {
-        None => Ok(live.agents.default_agent().clone()),
+        // The Control UI's chat is routed like any channel: a `webchat` binding picks its agent.
+        None => {
+            let route = crate::routing::route(
+                &live.config,
+                &live.agents,
+                &crate::routing::RouteQuery::owner_webchat(),
+            );
+            Ok(live
+                .agents
+                .get(&route.agent_id)
+                .unwrap_or_else(|| live.agents.default_agent())
+                .clone())
+        }
         Some(id) => live.agents.get(id).cloned().ok_or_else(|| {
             ErrorShape::new(
                 ErrorCode::NotFound,
