@@ -161,7 +161,8 @@ impl Sessions {
         lock(&self.runs).len()
     }
 
-    /// Cancels one run, or every run of a session; answers the ids cancelled.
+    /// Cancels one run, or every run of a session, with the messages waiting behind it; answers
+    /// the ids cancelled.
     pub fn abort(&self, session_key: &str, run_id: Option<&str>) -> Vec<String> {
         let runs = lock(&self.runs);
         let mut out = Vec::new();
@@ -175,6 +176,13 @@ impl Sessions {
                 out.push(id.clone());
             }
         }
+        drop(runs);
+        // Messages queued behind the session's run (`agent::queue`) are dropped too.
+        out.extend(crate::agent::queue::cancel_waiting(
+            &mut lock(&self.queues),
+            session_key,
+            run_id,
+        ));
         out.sort();
         out
     }

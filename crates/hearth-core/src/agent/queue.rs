@@ -206,6 +206,32 @@ pub(crate) fn take_steered(rt: &Runtime, key: &str, run_id: &str) -> Vec<Message
     messages
 }
 
+/// Drops the messages waiting in `key`'s queue (every one, or the one submitted as `run_id`),
+/// telling their senders [`QueuedOutcome::Interrupted`]; answers their run ids. `chat.abort`,
+/// `/stop` and `/reset` use it (through [`crate::sessions::Sessions::abort`]), so a stopped
+/// session does not go on to answer what was queued behind the stopped run.
+pub(crate) fn cancel_waiting(
+    queues: &mut std::collections::HashMap<String, SessionQueue>,
+    key: &str,
+    run_id: Option<&str>,
+) -> Vec<String> {
+    let Some(queue) = queues.get_mut(key) else {
+        return Vec::new();
+    };
+    let wanted = |w: &Waiting| run_id.is_none_or(|id| w.request.run_id == id);
+    let (gone, kept): (Vec<Waiting>, Vec<Waiting>) = queue.pending.drain(..).partition(wanted);
+    queue.pending.extend(kept);
+    let (gone_steered, kept): (Vec<Waiting>, Vec<Waiting>) =
+        queue.inbox.drain(..).partition(wanted);
+    queue.inbox = kept;
+    let mut cancelled = Vec::new();
+    for w in gone.into_iter().chain(gone_steered) {
+        cancelled.push(w.request.run_id.clone());
+        let _ = w.reply.send(Ok(QueuedOutcome::Interrupted));
+    }
+    cancelled
+}
+
 /// Several user messages as one, in order: their texts joined with blank lines, then every
 /// image.
 pub fn merge_inputs(inputs: Vec<Message>) -> Message {
@@ -490,6 +516,35 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the session queue never went idle");
+    }
+
+    #[tokio::test]
+    async fn aborting_a_session_drops_what_waited_behind_its_run() {
+        let s = setup("followup").await;
+        s.fake.push(FakeReply::delayed(
+            Duration::from_secs(5),
+            FakeReply::text("too late"),
+        ));
+        let first = send(&s.rt, "one");
+        let second = send(&s.rt, "two");
+        let third = send(&s.rt, "three");
+        let third_id = third.run_id().to_owned();
+        // One waiting message by id, then the whole session.
+        assert_eq!(
+            s.rt.sessions.abort("agent:main:main", Some(&third_id)),
+            [third_id]
+        );
+        assert!(matches!(outcome(third).await, QueuedOutcome::Interrupted));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stopped = s.rt.sessions.abort("agent:main:main", None);
+        assert_eq!(stopped.len(), 2, "{stopped:?}");
+        assert!(matches!(outcome(second).await, QueuedOutcome::Interrupted));
+        let first = tokio::time::timeout(Duration::from_secs(10), first.outcome())
+            .await
+            .unwrap();
+        assert!(matches!(first, Err(TurnError::Aborted)), "{first:?}");
+        wait_idle(&s.rt).await;
+        assert_eq!(s.fake.request_count(), 1, "nothing ran after the abort");
     }
 
     #[tokio::test]
