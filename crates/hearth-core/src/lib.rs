@@ -30,6 +30,7 @@ pub mod catalog;
 pub mod channels;
 pub mod clock;
 pub mod commands;
+pub mod cron;
 pub mod desktop;
 mod error;
 pub mod foreground;
