@@ -317,10 +317,7 @@ impl CronExpr {
             .build()
             .ok()?;
         let mut best: Option<(Timestamp, DateTime)> = None;
-        loop {
-            let Some(candidate) = self.next_match(cursor) else {
-                break;
-            };
+        while let Some(candidate) = self.next_match(cursor) {
             if let Some((_, found_at)) = best
                 && candidate > found_at.checked_add(MAX_JUMP_HOURS.hours()).ok()?
             {
