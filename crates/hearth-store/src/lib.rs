@@ -11,10 +11,15 @@
 //! Besides the turn path, the Control UI reads runs back: the most recent ones and per-run
 //! figures for usage summaries ([`Store::recent_runs`], [`Store::usage_between`]).
 //!
+//! Scheduled jobs keep their definitions and every fire here too ([`Store::claim_fire`]): a
+//! fire is claimed by inserting its (job, scheduled instant) row before it runs, so it runs at
+//! most once across restarts and gateways sharing the file.
+//!
 //! Queries are plain runtime queries (no `query!` macros), so building needs no database.
 
 mod channels;
 mod compactions;
+mod cron;
 mod error;
 mod model;
 mod sessions;
@@ -27,6 +32,7 @@ pub use channels::{
     ApprovedRow, InboundRow, NewOutbound, OutboundRow, PairingOutcome, PairingRow, QueueCounts,
 };
 pub use compactions::{CompactionRecord, NewCompaction, SessionContext, TranscriptEntry};
+pub use cron::{CronJobRow, FireEnd, FireRow, FireStatus};
 pub use error::StoreError;
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};
 pub use store::Store;
