@@ -36,6 +36,7 @@ mod error;
 pub mod foreground;
 pub mod gateway;
 pub mod home;
+pub mod hooks;
 pub mod identity;
 pub mod logging;
 pub mod mcp;
