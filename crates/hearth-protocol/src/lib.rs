@@ -13,6 +13,7 @@
 pub mod agents;
 pub mod audit;
 pub mod channels;
+pub mod cron;
 pub mod events;
 pub mod frame;
 pub mod methods;
