@@ -18,8 +18,8 @@ pub enum ChatType {
 
 /// The chat type of a full session key (`agent:<id>:...`).
 pub fn chat_type(key: &str) -> ChatType {
-    let parts: Vec<&str> = key.split(':').collect();
-    let has = |word: &str| parts.iter().skip(2).any(|p| *p == word);
+    // Past `agent:<id>:`, so an agent named like a keyword does not count.
+    let has = |word: &str| key.split(':').skip(2).any(|p| p == word);
     if has("subagent") {
         ChatType::Subagent
     } else if has("thread") {

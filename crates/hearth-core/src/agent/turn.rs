@@ -870,7 +870,12 @@ impl Turn<'_> {
                     return Ok(id);
                 }
             }
-            Some(rule) => self.reset_if_stale(key, &rule).await?,
+            Some(rule) => {
+                if let Some(id) = self.reset_if_stale(key, &rule).await? {
+                    self.rt.sessions.cache_id(key, &id);
+                    return Ok(id);
+                }
+            }
         }
         let (record, created) = self
             .rt
@@ -896,19 +901,20 @@ impl Turn<'_> {
     }
 
     /// Archives the session of `key` when its last activity is on the far side of `rule`
-    /// (a daily roll-over, an idle gap); the next lookup then starts a new one.
+    /// (a daily roll-over, an idle gap), so the next lookup starts a new one; answers the id of
+    /// the session when it is still current.
     async fn reset_if_stale(
         &self,
         key: &str,
         rule: &hearth_config::ResetConfig,
-    ) -> Result<(), TurnError> {
+    ) -> Result<Option<String>, TurnError> {
         let Some(current) = self.rt.store.session_for_key(key).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let now = self.rt.now_ms();
         let tz = jiff::tz::TimeZone::system();
         if !crate::reset::is_stale(rule, current.updated_at, now, &tz) {
-            return Ok(());
+            return Ok(Some(current.id));
         }
         let previous = self.rt.store.reset_session(key).await?;
         self.rt.sessions.forget(key);
@@ -920,7 +926,7 @@ impl Turn<'_> {
                 reason: SessionChange::Reset,
             })
         });
-        Ok(())
+        Ok(None)
     }
 
     fn text_delta(&self, delta: String) {

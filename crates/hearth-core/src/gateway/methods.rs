@@ -293,8 +293,11 @@ async fn chat_send(rt: &Arc<Runtime>, p: ChatSendParams) -> MethodResult {
             agent.id
         )));
     }
-    let triggers = rt.live().config.session.reset_triggers.clone();
-    if let Some(command) = SlashCommand::parse_with_triggers(&input.plain_text(), &triggers) {
+    let command = SlashCommand::parse_with_triggers(
+        &input.plain_text(),
+        &rt.live().config.session.reset_triggers,
+    );
+    if let Some(command) = command {
         return run_command(rt, command, &agent, key).await;
     }
     let run_id = new_id();

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use hearth_channels::PeerKind;
-use hearth_config::{Config, QueueMode, ROUTABLE_CHANNELS};
+use hearth_config::{Config, ROUTABLE_CHANNELS};
 use hearth_protocol::events::{Event, SessionChange, SessionsChanged};
 use hearth_protocol::frame::{ErrorCode, ErrorShape};
 use hearth_protocol::methods::{
@@ -77,16 +77,7 @@ fn object<'a>(parent: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     let Value::Object(map) = parent else {
         unreachable!("made an object above")
     };
-    let slot = map
-        .entry(key.to_owned())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
-    }
-    match slot {
-        Value::Object(m) => m,
-        _ => unreachable!("made an object above"),
-    }
+    object_in(map, key)
 }
 
 /// The array at `key` of `map`, created when needed.
@@ -103,8 +94,9 @@ fn array<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Vec<Value> {
     }
 }
 
-fn queue_name(mode: QueueMode) -> String {
-    serde_json::to_value(mode)
+/// A config enum's name as the config file writes it (`followup`, `coding`).
+fn wire_name<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
@@ -122,10 +114,6 @@ pub(super) async fn agents_list(rt: &Runtime) -> MethodResult {
         .iter()
         .map(|agent| {
             let own = config.agents.list.iter().find(|a| a.id == agent.id);
-            let queue = own
-                .and_then(|a| a.queue)
-                .unwrap_or(config.agents.defaults.queue)
-                .mode;
             AgentSummary {
                 id: agent.id.clone(),
                 name: agent.name.clone(),
@@ -139,15 +127,11 @@ pub(super) async fn agents_list(rt: &Runtime) -> MethodResult {
                 },
                 skills: own.and_then(|a| a.skills.clone()),
                 tools: own.and_then(|a| a.tools.as_ref()).map(|t| AgentToolPolicy {
-                    profile: t.profile.and_then(|p| {
-                        serde_json::to_value(p)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                    }),
+                    profile: t.profile.map(wire_name),
                     allow: t.allow.clone(),
                     deny: t.deny.clone(),
                 }),
-                queue: queue_name(queue),
+                queue: wire_name(agent.queue),
                 bindings: u32::try_from(
                     config
                         .bindings
@@ -588,17 +572,10 @@ pub(crate) async fn write_link(
     let before = rt.live().config.clone();
     let write = edit_config(rt, |doc, _| {
         let links = object_in(object(doc, "session"), "identityLinks");
-        let slot = links
-            .entry(name.to_owned())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !slot.is_array() {
-            *slot = Value::Array(Vec::new());
-        }
-        if let Value::Array(list) = slot {
-            for identity in identities {
-                if !list.iter().any(|v| v.as_str() == Some(identity)) {
-                    list.push(json!(identity));
-                }
+        let list = array(links, name);
+        for identity in identities {
+            if !list.iter().any(|v| v.as_str() == Some(identity)) {
+                list.push(json!(identity));
             }
         }
         Ok(())
