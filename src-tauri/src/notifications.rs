@@ -24,6 +24,7 @@ use hearth_protocol::audit::{BudgetActionKind, BudgetExceeded, BudgetPeriod};
 use hearth_protocol::channels::{
     ChannelAccountStatus, ChannelState, ChannelsStatusResult, PairingCodeParams, PairingRequest,
 };
+use hearth_protocol::cron::CronAlert;
 use hearth_protocol::events::{Event, EventName, ExecApproval, ExecApprovalDecision};
 use hearth_protocol::methods::{ExecApprovalResolveParams, Request};
 use tauri::AppHandle;
@@ -54,6 +55,7 @@ enum Kind {
     Pairing,
     ChannelDown,
     Budget,
+    CronFailed,
 }
 
 impl Kind {
@@ -64,6 +66,7 @@ impl Kind {
             Kind::Pairing => switches.pairing,
             Kind::ChannelDown => switches.channel_down,
             Kind::Budget => switches.budget,
+            Kind::CronFailed => switches.cron_failed,
         }
     }
 }
@@ -98,6 +101,7 @@ fn note_for(event: &Event, now_ms: i64) -> Option<Note> {
         Event::ExecApprovalRequested(approval) => Some(exec_approval_note(approval, now_ms)),
         Event::PairingRequested(request) => Some(pairing_note(request, now_ms)),
         Event::BudgetExceeded(budget) => Some(budget_note(budget)),
+        Event::CronAlert(alert) => Some(cron_note(alert)),
         _ => None,
     }
 }
@@ -174,6 +178,22 @@ fn budget_note(budget: &BudgetExceeded) -> Note {
         buttons: Vec::new(),
         timeout: None,
         route: "#/usage".to_owned(),
+        answer: None,
+    }
+}
+
+fn cron_note(alert: &CronAlert) -> Note {
+    Note {
+        kind: Kind::CronFailed,
+        summary: format!(
+            "Scheduled job {} failed {} times in a row",
+            one_line(&alert.job_name, MAX_SENDER_CHARS),
+            alert.failures
+        ),
+        body: shorten(alert.error.trim(), MAX_ERROR_CHARS),
+        buttons: Vec::new(),
+        timeout: None,
+        route: "#/cron".to_owned(),
         answer: None,
     }
 }
@@ -282,6 +302,7 @@ impl Notifier {
                 | EventName::PairingRequested
                 | EventName::ChannelsChanged
                 | EventName::BudgetExceeded
+                | EventName::CronAlert
         )
     }
 
@@ -517,6 +538,17 @@ mod tests {
         assert!(Notifier::handles(EventName::ExecApprovalRequested));
         assert!(Notifier::handles(EventName::PairingRequested));
         assert!(Notifier::handles(EventName::ChannelsChanged));
+        assert!(Notifier::handles(EventName::CronAlert));
+        let alert = Event::CronAlert(CronAlert {
+            job_id: "j".into(),
+            job_name: "morning-briefing".into(),
+            failures: 3,
+            error: "the model is unreachable".into(),
+        });
+        let note = note_for(&alert, 0).unwrap();
+        assert_eq!(note.kind, Kind::CronFailed);
+        assert_eq!(note.route, "#/cron");
+        assert!(note.summary.contains("morning-briefing") && note.summary.contains('3'));
         // Channel outages need memory: they come from `Outages`, never from `note_for`.
         let changed =
             Event::ChannelsChanged(status(vec![account("telegram", ChannelState::Failed, 0)]));
@@ -538,6 +570,7 @@ mod tests {
         config.desktop.notifications.channel_down = false;
         assert!(!Kind::ChannelDown.enabled(&config));
         assert!(Kind::Budget.enabled(&config));
+        assert!(Kind::CronFailed.enabled(&config));
         config.desktop.notifications.budget = false;
         assert!(!Kind::Budget.enabled(&config));
     }

@@ -194,8 +194,44 @@ async fn without_a_token_the_ui_asks_for_one_and_gets_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_page_passes_the_wcag_aa_checks_in_light_and_dark() {
+    use hearth_protocol::methods::{CronAddParams, CronHistoryParams, CronIdParams, spec};
     let t = TestGateway::start().await;
     t.fake.set_default(Reply::text("Hello."));
+    // The Cron page with a job that has fired, so its table, badges and history are checked too.
+    let client = t.client().await;
+    let job = serde_json::from_value(serde_json::json!({
+        "name": "Morning briefing",
+        "schedule": { "cron": "0 8 * * 1-5" },
+        "tz": "Europe/Berlin",
+        "prompt": "Give me my morning briefing."
+    }))
+    .unwrap();
+    client
+        .call::<spec::CronAdd>(CronAddParams { job })
+        .await
+        .unwrap();
+    let id = CronIdParams {
+        id: "Morning briefing".to_owned(),
+    };
+    let fired = client.call::<spec::CronRun>(id).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let history = client
+            .call::<spec::CronHistory>(CronHistoryParams::default())
+            .await
+            .unwrap();
+        let done = history.fires.iter().any(|f| {
+            f.id == fired.fire_id && f.status != hearth_protocol::cron::FireStatus::Running
+        });
+        if done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fire did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     run_scenario("a11y", &t.http_base(), Some(TOKEN), &t.fake).await;
 }
 
@@ -264,6 +300,40 @@ async fn an_agent_is_bound_explained_and_removed_from_the_agents_page() {
     assert!(
         t.home.path().join("hearth.json.bak").exists(),
         "the previous config is kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_is_added_run_switched_off_and_removed_from_the_cron_page() {
+    use hearth_protocol::methods::{Empty, spec};
+    let t = TestGateway::start().await;
+    let answer = "Good morning! Three meetings today.\nNothing urgent in the inbox.";
+    t.fake.set_default(Reply::text(answer));
+    run_scenario_with(
+        "cron",
+        &t.http_base(),
+        Some(TOKEN),
+        &t.fake,
+        &[("HEARTH_E2E_ANSWER", answer.to_owned())],
+    )
+    .await;
+    let client = t.client().await;
+    let list = client.call::<spec::CronList>(Empty {}).await.unwrap();
+    assert!(list.jobs.is_empty(), "the job was removed: {list:?}");
+    let prompts: Vec<String> = t
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .map(|r| r.body.to_string())
+        .collect();
+    // Run now's; a weekday 08:00 in Berlin could add its own while the scenario runs.
+    assert!(!prompts.is_empty(), "Run now reached the model");
+    assert!(
+        prompts
+            .iter()
+            .all(|p| p.contains("Give me my morning briefing.")),
+        "the job's prompt reached the model: {prompts:?}"
     );
 }
 

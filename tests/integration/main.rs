@@ -15,7 +15,10 @@ mod channels;
 mod chat;
 mod compaction;
 mod config_methods;
+mod cron;
+mod cron_api;
 mod failover;
+mod hooks;
 mod insights;
 mod lifecycle;
 #[cfg(feature = "matrix")]

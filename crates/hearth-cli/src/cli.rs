@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,6 +87,9 @@ pub(crate) enum Command {
     /// The audit trail: the latest entries of a log, or a search across logs.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Scheduled jobs: prompts the agent gets at set times, with its answers delivered.
+    #[command(subcommand)]
+    Cron(CronCmd),
     /// Check the installation and say how to fix what is wrong.
     Doctor(DoctorArgs),
     /// Print the Control UI link (with the token).
@@ -519,4 +522,148 @@ pub(crate) enum IdentityCmd {
     },
     /// Take an identity out of its link.
     Unlink { identity: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CronCmd {
+    /// Every job: schedule, zone, next run (local time), last outcome (`--json` for scripts).
+    List,
+    /// Add a job.
+    Add(CronAddArgs),
+    /// Change a job: only the flags given change (`--no-deliver` etc. clear a setting).
+    Edit(CronEditArgs),
+    /// Remove a job and its history (a run of it in progress is stopped).
+    Remove {
+        /// The job's name or id.
+        job: String,
+    },
+    /// Run a job now, also a disabled one.
+    Run {
+        /// The job's name or id.
+        job: String,
+        /// Wait for the run to end and print its answer; exit 1 when it fails.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Latest fires, newest first: time, status, duration, tokens, cost, delivery, output.
+    History {
+        /// Only this job (name or id); default every job.
+        job: Option<String>,
+        /// At most this many fires (default 50, at most 500).
+        #[arg(short = 'n', long = "limit", value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// Add the jobs of a file `{"jobs": [...]}`, replacing stored jobs of the same name; when
+    /// any job is wrong nothing is written.
+    Import {
+        /// The JSON file (e.g. docs/examples/cron-jobs.json).
+        file: PathBuf,
+    },
+}
+
+/// What happens to fires missed while the gateway was down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CronMissed {
+    /// Record them as skipped.
+    Skip,
+    /// Run once at start-up for all that were missed.
+    RunOnce,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("schedule").required(true).multiple(false)))]
+pub(crate) struct CronAddArgs {
+    /// Unique: letters, digits, spaces, `-` and `_`.
+    pub(crate) name: String,
+    /// A cron expression: `0 8 * * 1-5` (5 fields, or 6 with seconds first), `@daily`.
+    #[arg(long, group = "schedule", value_name = "EXPR")]
+    pub(crate) cron: Option<String>,
+    /// An interval counted from the job's creation: `30m`, `1h30m`, `1d`.
+    #[arg(long, group = "schedule", value_name = "INTERVAL")]
+    pub(crate) every: Option<String>,
+    /// Once: `2026-11-22 08:00` (in --tz) or `2026-11-22T08:00:00+01:00`.
+    #[arg(long, group = "schedule", value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    /// What the agent is asked at each fire.
+    #[arg(long)]
+    pub(crate) prompt: String,
+    #[command(flatten)]
+    pub(crate) options: CronOptions,
+    /// Add it switched off (run it by hand with `hearth cron run`).
+    #[arg(long)]
+    pub(crate) disabled: bool,
+}
+
+/// Settings `add` and `edit` share.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct CronOptions {
+    /// IANA time zone the schedule is read in (`Europe/Berlin`); default the gateway's.
+    #[arg(long)]
+    pub(crate) tz: Option<String>,
+    /// The agent that runs it; default the default agent.
+    #[arg(long)]
+    pub(crate) agent: Option<String>,
+    /// A session to continue at every fire; default a fresh session per fire.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) session: Option<String>,
+    /// Where the answer goes: a channel peer such as `telegram:123456`; default only stored.
+    #[arg(long, value_name = "TARGET")]
+    pub(crate) deliver: Option<String>,
+    /// Longest a run may take, in seconds; default agents.defaults.timeoutSeconds.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) timeout: Option<u64>,
+    /// Start up to this many seconds late, at random (spreads jobs due at one time).
+    #[arg(long, value_name = "SECS")]
+    pub(crate) jitter: Option<u64>,
+    /// Fires missed while the gateway was down: `skip` (default) or `run-once`.
+    #[arg(long, value_enum)]
+    pub(crate) missed: Option<CronMissed>,
+    /// Run a fire again when the gateway stopped in the middle of it.
+    #[arg(long)]
+    pub(crate) rerun_interrupted: bool,
+    /// Tell the owner after this many failed fires in a row (0: never; default 3).
+    #[arg(long, value_name = "N")]
+    pub(crate) alert_after: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("schedule").multiple(false)))]
+pub(crate) struct CronEditArgs {
+    /// The job's name or id.
+    pub(crate) job: String,
+    /// A new name.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    #[arg(long, group = "schedule", value_name = "EXPR")]
+    pub(crate) cron: Option<String>,
+    #[arg(long, group = "schedule", value_name = "INTERVAL")]
+    pub(crate) every: Option<String>,
+    #[arg(long, group = "schedule", value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    #[arg(long)]
+    pub(crate) prompt: Option<String>,
+    #[command(flatten)]
+    pub(crate) options: CronOptions,
+    #[arg(long, conflicts_with = "disable")]
+    pub(crate) enable: bool,
+    #[arg(long)]
+    pub(crate) disable: bool,
+    /// Read the schedule in the gateway's time zone again.
+    #[arg(long, conflicts_with = "tz")]
+    pub(crate) no_tz: bool,
+    /// Run it as the default agent again.
+    #[arg(long, conflicts_with = "agent")]
+    pub(crate) no_agent: bool,
+    /// A fresh session per fire again.
+    #[arg(long, conflicts_with = "session")]
+    pub(crate) no_session: bool,
+    /// Only store the answer, deliver it nowhere.
+    #[arg(long, conflicts_with = "deliver")]
+    pub(crate) no_deliver: bool,
+    /// The default timeout again.
+    #[arg(long, conflicts_with = "timeout")]
+    pub(crate) no_timeout: bool,
+    /// Report an interrupted fire instead of running it again.
+    #[arg(long, conflicts_with = "rerun_interrupted")]
+    pub(crate) no_rerun_interrupted: bool,
 }

@@ -13,6 +13,7 @@
 //! [`literal_secrets`]) and telling which changes need a restart ([`restart_required`]).
 //! The only I/O is in [`load_file`] and the writers.
 
+mod automation;
 mod channels;
 mod error;
 mod file;
@@ -28,8 +29,13 @@ mod structure;
 mod suggest;
 pub mod types;
 mod validate;
+mod validate_hooks;
 mod validate_usage;
 
+pub use automation::{
+    ActiveHours, CronConfig, DeliveryTarget, HeartbeatConfig, HookAction, HookMapping,
+    HookSignature, HooksConfig, SignatureStyle, parse_interval,
+};
 pub use channels::{ChannelAccount, DEFAULT_ACCOUNT};
 pub use error::{ConfigError, Issue, Severity};
 pub use file::{Loaded, content_hash, load_file, write_atomic, write_text_atomic};
@@ -46,3 +52,4 @@ pub use schema::schema;
 pub use structure::check_structure;
 pub use types::*;
 pub use validate::{ROUTABLE_CHANNELS, sanitize_name, validate};
+pub use validate_hooks::{TemplatePart, parse_template};

@@ -12,7 +12,8 @@ pub const REDACTED: &str = "__redacted__";
 
 /// The configuration as JSON with every literal secret replaced by `"__redacted__"`:
 /// `gateway.auth.token`, `gateway.auth.password`, each provider's `apiKey` and its sensitive
-/// headers (`authorization`, names containing `token` or `key`, and the like). References to
+/// headers (`authorization`, names containing `token` or `key`, and the like), `hooks.token` and
+/// each webhook's `signature.secret`. References to
 /// the secret store (`{ "secret": "name" }`) are kept: they are names, not secrets.
 pub fn redacted(config: &Config) -> Value {
     let mut doc = serde_json::to_value(config).unwrap_or(Value::Null);
@@ -65,6 +66,16 @@ pub fn redacted(config: &Config) -> Value {
             }
         }
     }
+    // The webhook token and the senders' signing secrets.
+    if let Some(hooks) = doc.pointer_mut("/hooks").and_then(Value::as_object_mut) {
+        hooks.get_mut("token").map(hide);
+        let mappings = hooks.get_mut("mappings").and_then(Value::as_array_mut);
+        for mapping in mappings.into_iter().flatten() {
+            if let Some(signature) = mapping.get_mut("signature").and_then(Value::as_object_mut) {
+                signature.get_mut("secret").map(hide);
+            }
+        }
+    }
     // MCP servers' environment and header values are usually tokens.
     if let Some(servers) = doc
         .pointer_mut("/mcp/servers")
@@ -83,7 +94,8 @@ pub fn redacted(config: &Config) -> Value {
 
 /// Paths of secrets written literally in a raw (not yet interpolated) document: strings at
 /// `gateway.auth.token`, `gateway.auth.password`, `models.providers.*.apiKey` and sensitive
-/// `models.providers.*.headers.*` that are neither empty nor contain a `${ENV}` reference.
+/// `models.providers.*.headers.*`, `hooks.token` and `hooks.mappings[*].signature.secret` that
+/// are neither empty nor contain a `${ENV}` reference.
 pub fn literal_secrets(doc: &Value) -> Vec<String> {
     let is_literal = |value: &Value| {
         value
@@ -116,6 +128,15 @@ pub fn literal_secrets(doc: &Value) -> Vec<String> {
             if is_sensitive_header(name) && is_literal(value) {
                 found.push(child_key(&child_key(&path, "headers"), name));
             }
+        }
+    }
+    if doc.pointer("/hooks/token").is_some_and(is_literal) {
+        found.push("hooks.token".to_owned());
+    }
+    let mappings = doc.pointer("/hooks/mappings").and_then(Value::as_array);
+    for (i, mapping) in mappings.into_iter().flatten().enumerate() {
+        if mapping.pointer("/signature/secret").is_some_and(is_literal) {
+            found.push(format!("hooks.mappings[{i}].signature.secret"));
         }
     }
     found
@@ -177,6 +198,38 @@ mod tests {
         assert!(
             !debug.contains("ghp-1") && !debug.contains("h-2"),
             "{debug}"
+        );
+    }
+
+    #[test]
+    fn webhook_token_and_signing_secrets_are_hidden() {
+        let config: Config = serde_json::from_value(json!({
+            "hooks": { "enabled": true, "token": "hook-tok-1", "mappings": [
+                { "name": "gh", "signature": { "style": "github", "secret": "gh-sec-2" } },
+                { "name": "st", "signature": { "style": "stripe", "secret": { "secret": "st" } } },
+                { "name": "plain" },
+            ] }
+        }))
+        .unwrap();
+        let shown = redacted(&config);
+        assert_eq!(shown["hooks"]["token"], REDACTED);
+        assert_eq!(
+            shown["hooks"]["mappings"][0]["signature"]["secret"],
+            REDACTED
+        );
+        assert_eq!(
+            shown["hooks"]["mappings"][1]["signature"]["secret"],
+            json!({ "secret": "st" })
+        );
+        let text = format!("{shown} {config:?}");
+        assert!(
+            !text.contains("hook-tok-1") && !text.contains("gh-sec-2"),
+            "{text}"
+        );
+        let doc = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            literal_secrets(&doc),
+            ["hooks.token", "hooks.mappings[0].signature.secret"]
         );
     }
 

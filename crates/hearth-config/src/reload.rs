@@ -6,7 +6,8 @@ use crate::Config;
 /// Dotted paths of the changed settings that cannot apply without a restart: the listener
 /// (`gateway.port`, `gateway.bind`, `gateway.customBindHost`), the Control UI mount point
 /// (`gateway.controlUi.basePath`), log files (`logging.file`, `logging.maxFiles`) and the
-/// secret store (`secrets.backend`).
+/// secret store (`secrets.backend`), and the number of scheduled jobs run at once
+/// (`cron.maxConcurrentRuns`).
 pub fn restart_required(old: &Config, new: &Config) -> Vec<String> {
     let (a, b) = (&old.gateway, &new.gateway);
     let checks = [
@@ -28,6 +29,10 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<String> {
         (
             "secrets.backend",
             old.secrets.backend != new.secrets.backend,
+        ),
+        (
+            "cron.maxConcurrentRuns",
+            old.cron.max_concurrent_runs != new.cron.max_concurrent_runs,
         ),
     ];
     checks

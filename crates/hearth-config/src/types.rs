@@ -55,6 +55,10 @@ pub struct Config {
     pub budgets: Vec<BudgetConfig>,
     /// The audit trail: append-only JSONL files under `$HEARTH_HOME/audit/`.
     pub audit: AuditConfig,
+    /// The scheduler of jobs (the jobs themselves are stored: `hearth cron add`).
+    pub cron: crate::CronConfig,
+    /// Incoming webhooks: `POST /hooks/wake`, `/hooks/agent`, `/hooks/<name>`.
+    pub hooks: crate::HooksConfig,
 }
 
 impl Default for Config {
@@ -76,6 +80,8 @@ impl Default for Config {
             bindings: Vec::new(),
             budgets: Vec::new(),
             audit: AuditConfig::default(),
+            cron: crate::CronConfig::default(),
+            hooks: crate::HooksConfig::default(),
         }
     }
 }
@@ -326,6 +332,8 @@ pub struct AgentDefaults {
     pub queue: QueueConfig,
     /// Limits of sub-agents started with the `sessions_spawn` tool.
     pub subagents: SubagentsConfig,
+    /// A periodic run of the default agent that checks what `HEARTBEAT.md` lists.
+    pub heartbeat: crate::HeartbeatConfig,
 }
 
 impl Default for AgentDefaults {
@@ -341,6 +349,7 @@ impl Default for AgentDefaults {
             compaction: CompactionConfig::default(),
             queue: QueueConfig::default(),
             subagents: SubagentsConfig::default(),
+            heartbeat: crate::HeartbeatConfig::default(),
         }
     }
 }

@@ -27,6 +27,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     crate::validate_usage::check_session_rules(config, &mut out);
     crate::validate_usage::check_subagents(config, &mut out);
     crate::validate_usage::check_budgets(config, &mut out);
+    crate::validate_hooks::check_automation(config, &mut out);
     out
 }
 

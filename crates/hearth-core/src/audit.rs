@@ -23,6 +23,7 @@ mod files;
 
 pub use files::{SearchQuery, list_logs, search, tail};
 
+use crate::util::lock;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -320,10 +321,6 @@ impl std::fmt::Debug for Audit {
             .field("dropped", &self.dropped.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Audit {

@@ -41,6 +41,7 @@ pub mod identity;
 pub mod logging;
 pub mod mcp;
 pub mod models;
+pub mod proactive;
 pub mod reload;
 pub mod reset;
 pub mod routing;

@@ -166,6 +166,8 @@ pub(crate) fn apply(rt: &Runtime, prepared: Prepared) -> Vec<String> {
     rt.replace_live(live);
     rt.mcp.apply(&config.mcp);
     rt.channels.config_changed();
+    // The heartbeat's settings or `cron.enabled` may have changed.
+    rt.cron.wake();
     {
         let mut pending = rt
             .restart_required

@@ -118,6 +118,8 @@ pub struct Runtime {
     pub audit: crate::audit::Audit,
     /// Spending caps already announced in their period.
     pub budgets: crate::budgets::Budgets,
+    /// The scheduler of jobs and the heartbeat.
+    pub cron: crate::cron::Cron,
     /// How the gateway was started (overrides for reloads, the desktop hooks).
     options: OnceLock<crate::GatewayOptions>,
     /// Held while a config is checked and put in force (file reload or a write from a client),
@@ -136,6 +138,7 @@ impl Runtime {
         http: reqwest::Client,
     ) -> Self {
         let max_concurrent = live.config.agents.defaults.max_concurrent.max(1) as usize;
+        let cron = crate::cron::Cron::new(live.config.cron.max_concurrent_runs);
         let limiter = AuthLimiter::new(live.config.gateway.auth.rate_limit.clone());
         let bus = EventBus::default();
         let approvals = ExecApprovals::open(home.root().join(APPROVALS_FILE), bus.clone());
@@ -170,6 +173,7 @@ impl Runtime {
             channels: crate::channels::Channels::default(),
             audit,
             budgets: crate::budgets::Budgets::default(),
+            cron,
             options: OnceLock::new(),
             config_lock: tokio::sync::Mutex::new(()),
         }

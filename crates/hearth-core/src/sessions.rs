@@ -6,6 +6,7 @@
 //! a run does is decided by the queue (`agent::queue`), whose per-session state lives here, as
 //! does the bookkeeping of sub-agents (children per run, slots gateway-wide).
 
+use crate::util::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -129,10 +130,6 @@ impl TranscriptCache {
         }
         self.order.push_back(session_id.to_owned());
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Sessions {

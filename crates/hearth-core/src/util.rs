@@ -64,6 +64,12 @@ pub fn format_utc(ms: i64) -> String {
     )
 }
 
+/// Locks `m`, recovering the data from a holder that panicked (the state it guards stays
+/// consistent between statements).
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -313,6 +313,12 @@ events! {
     IdentityChanged = "identity.changed" (crate::agents::IdentityChanged);
     /// A spending cap was reached for the first time in its day or month.
     BudgetExceeded = "budget.exceeded" (crate::audit::BudgetExceeded);
+    /// A scheduled job's or the heartbeat's fire started or ended.
+    Cron = "cron" (crate::cron::CronFire);
+    /// A job failed `alertAfter` times in a row.
+    CronAlert = "cron.alert" (crate::cron::CronAlert);
+    /// A webhook call was accepted, or its run ended.
+    Hook = "hook" (crate::cron::HookRun);
 }
 
 #[cfg(test)]

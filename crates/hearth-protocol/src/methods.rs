@@ -16,6 +16,7 @@ use serde_json::Value;
 pub use crate::agents::*;
 pub use crate::audit::*;
 pub use crate::channels::*;
+pub use crate::cron::*;
 use crate::transcript::{Message, Usage};
 
 /// Compile-time description of one method, for typed clients.
@@ -1322,6 +1323,22 @@ methods! {
     AuditTail = "audit.tail" (AuditTailParams) -> AuditTailResult;
     /// Audit entries matching text, kind, log and time range, newest first, across logs and rotated files.
     AuditSearch = "audit.search" (AuditSearchParams) -> AuditSearchResult;
+    /// Every scheduled job with its next time and latest fire, and the heartbeat.
+    CronList = "cron.list" (Empty) -> CronListResult;
+    /// Adds a job; `CONFLICT` when the name is taken, `INVALID_REQUEST` with `details.problems` listing everything wrong with it.
+    CronAdd = "cron.add" (CronAddParams) -> CronJob;
+    /// Changes a job by a merge patch on its definition; checked whole, next time recomputed.
+    CronEdit = "cron.edit" (CronEditParams) -> CronJob;
+    /// Removes a job and its history.
+    CronRemove = "cron.remove" (CronIdParams) -> CronRemoveResult;
+    /// Runs a job now (also a disabled one), in the background; poll `cron.history` with the fire id.
+    CronRun = "cron.run" (CronIdParams) -> CronRunResult;
+    /// Fires newest first: status, duration, tokens, cost and the delivered output.
+    CronHistory = "cron.history" (CronHistoryParams) -> CronHistoryResult;
+    /// Adds jobs, replacing stored ones of the same name (a sample file such as `docs/examples/cron-jobs.json`).
+    CronImport = "cron.import" (CronImportParams) -> CronImportResult;
+    /// A webhook call and its run, by the id its `202` answer gave.
+    HooksGet = "hooks.get" (HooksGetParams) -> HookRun;
 }
 
 #[cfg(test)]

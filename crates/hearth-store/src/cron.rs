@@ -73,6 +73,10 @@ pub struct FireRow {
     pub cost: Option<f64>,
     pub output: Option<String>,
     pub error: Option<String>,
+    /// `schedule`, `catchUp`, `manual` or `rerun` (the caller's names).
+    pub trigger: String,
+    pub session_key: Option<String>,
+    pub delivered_to: Option<String>,
 }
 
 /// How a fire finished.
@@ -86,12 +90,27 @@ pub struct FireEnd<'a> {
     pub cost: Option<f64>,
     pub output: Option<&'a str>,
     pub error: Option<&'a str>,
+    pub session_key: Option<&'a str>,
+    pub delivered_to: Option<&'a str>,
+}
+
+/// A fire to claim: its identity, who claims it and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim<'a> {
+    pub job_id: &'a str,
+    pub scheduled_at: i64,
+    pub instance: &'a str,
+    pub now: i64,
+    pub lease_until: i64,
+    /// `schedule`, `catchUp`, `manual` or `rerun`.
+    pub trigger: &'a str,
 }
 
 const JOB_COLUMNS: &str =
     "id, name, spec_json, enabled, next_at, consecutive_failures, created_at, updated_at";
 const FIRE_COLUMNS: &str = "id, job_id, scheduled_at, instance, status, claimed_at, lease_until, \
-     ended_at, run_id, input_tokens, output_tokens, cost, output, error";
+     ended_at, run_id, input_tokens, output_tokens, cost, output, error, trigger, session_key, \
+     delivered_to";
 
 fn job_from(row: &sqlx::sqlite::SqliteRow) -> Result<CronJobRow, StoreError> {
     Ok(CronJobRow {
@@ -126,6 +145,9 @@ fn fire_from(row: &sqlx::sqlite::SqliteRow) -> Result<FireRow, StoreError> {
         cost: row.try_get("cost")?,
         output: row.try_get("output")?,
         error: row.try_get("error")?,
+        trigger: row.try_get("trigger")?,
+        session_key: row.try_get("session_key")?,
+        delivered_to: row.try_get("delivered_to")?,
     })
 }
 
@@ -209,31 +231,30 @@ impl Store {
         row.as_ref().map(job_from).transpose()
     }
 
-    /// Claims the fire (`job_id`, `scheduled_at`) for `instance` until `lease_until`: `Some(fire
-    /// id)` for the one claimant that wins, `None` when it was claimed before (by anyone, at any
-    /// time). The job's `next_at` moves to `next_at` in the same transaction.
+    /// Claims the fire (`claim.job_id`, `claim.scheduled_at`) for `claim.instance` until
+    /// `claim.lease_until`: `Some(fire id)` for the one claimant that wins, `None` when it was
+    /// claimed before (by anyone, at any time). The job's `next_at` moves to `next_at` in the
+    /// same transaction.
     pub async fn claim_fire(
         &self,
-        job_id: &str,
-        scheduled_at: i64,
-        instance: &str,
-        now: i64,
-        lease_until: i64,
+        claim: &Claim<'_>,
         next_at: Option<i64>,
     ) -> Result<Option<String>, StoreError> {
         let id = uuid::Uuid::now_v7().to_string();
+        let job_id = claim.job_id;
         let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
         let claimed = sqlx::query(
             "INSERT INTO cron_fires (id, job_id, scheduled_at, instance, status, claimed_at, \
-             lease_until) VALUES (?, ?, ?, ?, 'running', ?, ?) ON CONFLICT DO NOTHING",
+             lease_until, trigger) VALUES (?, ?, ?, ?, 'running', ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(job_id)
-        .bind(scheduled_at)
-        .bind(instance)
-        .bind(now)
-        .bind(lease_until)
+        .bind(claim.scheduled_at)
+        .bind(claim.instance)
+        .bind(claim.now)
+        .bind(claim.lease_until)
+        .bind(claim.trigger)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -296,7 +317,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let job_id: Option<String> = sqlx::query_scalar(
             "UPDATE cron_fires SET status = ?, ended_at = ?, run_id = ?, input_tokens = ?, \
-             output_tokens = ?, cost = ?, output = ?, error = ? WHERE id = ? RETURNING job_id",
+             output_tokens = ?, cost = ?, output = ?, error = ?, \
+             session_key = COALESCE(?, session_key), delivered_to = ? WHERE id = ? RETURNING job_id",
         )
         .bind(end.status.as_str())
         .bind(end.ended_at)
@@ -306,6 +328,8 @@ impl Store {
         .bind(end.cost)
         .bind(end.output)
         .bind(end.error)
+        .bind(end.session_key)
+        .bind(end.delivered_to)
         .bind(fire_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -354,6 +378,79 @@ impl Store {
              ORDER BY scheduled_at DESC LIMIT ?"
         )))
         .bind(job_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(fire_from).collect()
+    }
+
+    /// Takes an `interrupted` fire back to run it again (the job's `rerunInterrupted`): true for
+    /// the one gateway that wins it.
+    pub async fn reclaim_fire(
+        &self,
+        fire_id: &str,
+        instance: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "UPDATE cron_fires SET status = 'running', instance = ?, claimed_at = ?, \
+             lease_until = ?, ended_at = NULL, error = NULL, trigger = 'rerun' \
+             WHERE id = ? AND status = 'interrupted'",
+        )
+        .bind(instance)
+        .bind(now)
+        .bind(lease_until)
+        .bind(fire_id)
+        .execute(&self.pool)
+        .await?;
+        self.wrote();
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks one `running` fire `interrupted` (its gateway is known to be gone); false when it
+    /// was not running.
+    pub async fn interrupt_fire(&self, fire_id: &str, now: i64) -> Result<bool, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "UPDATE cron_fires SET status = 'interrupted', ended_at = ?, \
+             error = 'the gateway stopped while this ran' WHERE id = ? AND status = 'running'",
+        )
+        .bind(now)
+        .bind(fire_id)
+        .execute(&self.pool)
+        .await?;
+        self.wrote();
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every fire still `running`, by any gateway.
+    pub async fn running_fires(&self) -> Result<Vec<FireRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FIRE_COLUMNS} FROM cron_fires WHERE status = 'running'"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(fire_from).collect()
+    }
+
+    /// One fire by id.
+    pub async fn fire(&self, fire_id: &str) -> Result<Option<FireRow>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FIRE_COLUMNS} FROM cron_fires WHERE id = ?"
+        )))
+        .bind(fire_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(fire_from).transpose()
+    }
+
+    /// The latest fires of every job, newest first.
+    pub async fn recent_fires(&self, limit: u32) -> Result<Vec<FireRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FIRE_COLUMNS} FROM cron_fires ORDER BY claimed_at DESC LIMIT ?"
+        )))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

@@ -21,6 +21,7 @@ mod channels;
 mod compactions;
 mod cron;
 mod error;
+mod hooks;
 mod model;
 mod sessions;
 mod store;
@@ -32,8 +33,9 @@ pub use channels::{
     ApprovedRow, InboundRow, NewOutbound, OutboundRow, PairingOutcome, PairingRow, QueueCounts,
 };
 pub use compactions::{CompactionRecord, NewCompaction, SessionContext, TranscriptEntry};
-pub use cron::{CronJobRow, FireEnd, FireRow, FireStatus};
+pub use cron::{Claim, CronJobRow, FireEnd, FireRow, FireStatus};
 pub use error::StoreError;
+pub use hooks::{HookRunEnd, HookRunRow};
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};
 pub use store::Store;
 pub use usage::{RunUsage, Spender};

@@ -73,6 +73,32 @@ impl Store {
         .await
     }
 
+    /// Adds `messages` of the existing run `run_id` to the session `session_id` (another
+    /// session than the run's own: a scheduled job's answer delivered there).
+    pub async fn append_messages(
+        &self,
+        session_id: &str,
+        run_id: &str,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let encoded = messages
+            .iter()
+            .map(|m| {
+                let json = serde_json::to_string(m).map_err(|source| StoreError::Corrupt {
+                    what: format!("message of run {run_id}"),
+                    source,
+                })?;
+                Ok((m.role.as_str(), json, m.timestamp))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write(Job::Append {
+            session_id: session_id.to_owned(),
+            run_id: run_id.to_owned(),
+            messages: encoded,
+        })
+        .await
+    }
+
     /// Records a run that changed no transcript: failed, aborted, or stateless
     /// (`session_id: None`).
     pub async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {

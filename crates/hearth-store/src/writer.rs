@@ -43,6 +43,13 @@ pub(crate) enum Job {
     },
     /// A run that changes no transcript.
     Run { run: RunRecord },
+    /// Messages of an existing run added to another session (a scheduled job's answer
+    /// delivered there).
+    Append {
+        session_id: String,
+        run_id: String,
+        messages: Vec<(&'static str, String, i64)>,
+    },
 }
 
 pub(crate) struct Queued {
@@ -105,6 +112,11 @@ async fn write_batch(pool: &SqlitePool, batch: &[Queued]) -> Result<(), StoreErr
                 write_turn(&mut tx, session_id, run, messages, title.as_deref()).await?;
             }
             Job::Run { run } => insert_run(&mut tx, run.session_id.as_deref(), run).await?,
+            Job::Append {
+                session_id,
+                run_id,
+                messages,
+            } => append_messages(&mut tx, session_id, run_id, messages).await?,
         }
     }
     tx.commit().await?;
@@ -152,6 +164,42 @@ async fn write_turn(
         // Unreachable with foreign keys on (the run insert fails first).
         return Err(StoreError::Db(sqlx::Error::RowNotFound));
     }
+    Ok(())
+}
+
+async fn append_messages(
+    conn: &mut SqliteConnection,
+    session_id: &str,
+    run_id: &str,
+    messages: &[(&'static str, String, i64)],
+) -> Result<(), StoreError> {
+    let Some(last_at) = messages.iter().map(|m| m.2).max() else {
+        return Ok(());
+    };
+    let mut query =
+        sqlx::query(AssertSqlSafe(insert_messages_sql(messages.len()))).bind(session_id);
+    for (role, json, at) in messages {
+        query = query
+            .bind(session_id)
+            .bind(run_id)
+            .bind(*role)
+            .bind(json)
+            .bind(*at);
+    }
+    query.execute(&mut *conn).await?;
+    sqlx::query(UPDATE_SESSION_TOTALS)
+        .bind(last_at)
+        .bind(to_db_int(messages.len() as u64))
+        .bind(0_i64)
+        .bind(0_i64)
+        .bind(0_i64)
+        .bind(0_i64)
+        .bind(None::<f64>)
+        .bind(None::<f64>)
+        .bind(None::<&str>)
+        .bind(session_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

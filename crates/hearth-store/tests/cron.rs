@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use hearth_store::{CronJobRow, FireEnd, FireStatus, Store, StoreError};
+use hearth_store::{Claim, CronJobRow, FireEnd, FireStatus, Store, StoreError};
 
 fn job(id: &str, name: &str) -> CronJobRow {
     CronJobRow {
@@ -28,6 +28,19 @@ fn end(status: FireStatus) -> FireEnd<'static> {
         cost: Some(0.01),
         output: Some("Good morning"),
         error: None,
+        session_key: Some("cron:briefing:1"),
+        delivered_to: Some("telegram:5"),
+    }
+}
+
+fn claim<'a>(job_id: &'a str, at: i64, instance: &'a str, now: i64, lease: i64) -> Claim<'a> {
+    Claim {
+        job_id,
+        scheduled_at: at,
+        instance,
+        now,
+        lease_until: lease,
+        trigger: "schedule",
     }
 }
 
@@ -40,9 +53,13 @@ async fn two_gateways_on_one_file_claim_a_fire_once() {
     a.insert_cron_job(&job("j1", "briefing")).await.unwrap();
     for fire in 0..20 {
         let at = 1_000 + fire;
+        let (ca, cb) = (
+            claim("j1", at, "gw-a", 10, 60_000),
+            claim("j1", at, "gw-b", 10, 60_000),
+        );
         let (x, y) = tokio::join!(
-            a.claim_fire("j1", at, "gw-a", 10, 60_000, Some(at + 1)),
-            b.claim_fire("j1", at, "gw-b", 10, 60_000, Some(at + 1)),
+            a.claim_fire(&ca, Some(at + 1)),
+            b.claim_fire(&cb, Some(at + 1)),
         );
         let won = [x.unwrap(), y.unwrap()];
         assert_eq!(won.iter().flatten().count(), 1, "fire {at}: {won:?}");
@@ -51,7 +68,7 @@ async fn two_gateways_on_one_file_claim_a_fire_once() {
     drop(a);
     let c = Store::open(&path).await.unwrap();
     assert_eq!(
-        c.claim_fire("j1", 1_000, "gw-c", 10, 60_000, None)
+        c.claim_fire(&claim("j1", 1_000, "gw-c", 10, 60_000), None)
             .await
             .unwrap(),
         None
@@ -68,12 +85,12 @@ async fn a_fire_whose_gateway_died_is_interrupted_and_never_rerun() {
     let store = Store::open_memory().await.unwrap();
     store.insert_cron_job(&job("j1", "digest")).await.unwrap();
     let dead = store
-        .claim_fire("j1", 1_000, "gw-dead", 1_000, 5_000, Some(2_000))
+        .claim_fire(&claim("j1", 1_000, "gw-dead", 1_000, 5_000), Some(2_000))
         .await
         .unwrap()
         .unwrap();
     let alive = store
-        .claim_fire("j1", 2_000, "gw-alive", 2_000, 5_000, Some(3_000))
+        .claim_fire(&claim("j1", 2_000, "gw-alive", 2_000, 5_000), Some(3_000))
         .await
         .unwrap()
         .unwrap();
@@ -85,7 +102,7 @@ async fn a_fire_whose_gateway_died_is_interrupted_and_never_rerun() {
     assert!(interrupted[0].error.as_deref().unwrap().contains("stopped"));
     assert_eq!(
         store
-            .claim_fire("j1", 1_000, "gw-new", 10_000, 60_000, None)
+            .claim_fire(&claim("j1", 1_000, "gw-new", 10_000, 60_000), None)
             .await
             .unwrap(),
         None,
@@ -116,7 +133,7 @@ async fn failures_count_until_a_success_and_skips_are_claims() {
         (5, FireStatus::Failed),
     ] {
         let id = store
-            .claim_fire("j1", at, "gw", 0, 60_000, None)
+            .claim_fire(&claim("j1", at, "gw", 0, 60_000), None)
             .await
             .unwrap()
             .unwrap();
@@ -133,7 +150,7 @@ async fn failures_count_until_a_success_and_skips_are_claims() {
     assert!(!store.skip_fire("j1", 6, "gw", 10).await.unwrap());
     assert_eq!(
         store
-            .claim_fire("j1", 6, "gw", 10, 60_000, None)
+            .claim_fire(&claim("j1", 6, "gw", 10, 60_000), None)
             .await
             .unwrap(),
         None
@@ -162,9 +179,56 @@ async fn job_names_are_unique_and_deleting_a_job_drops_its_history() {
         (found.name.as_str(), found.enabled, found.next_at),
         ("morning briefing", false, None)
     );
-    store.claim_fire("j1", 5, "gw", 0, 1, None).await.unwrap();
+    store
+        .claim_fire(&claim("j1", 5, "gw", 0, 1), None)
+        .await
+        .unwrap();
     assert!(store.delete_cron_job("j1").await.unwrap());
     assert!(store.fire_history("j1", 10).await.unwrap().is_empty());
     assert!(store.cron_jobs().await.unwrap().is_empty());
     assert!(!store.delete_cron_job("j1").await.unwrap());
+}
+
+#[tokio::test]
+async fn an_interrupted_fire_is_taken_back_by_one_gateway_and_recorded_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("hearth.db")).await.unwrap();
+    store.insert_cron_job(&job("j1", "briefing")).await.unwrap();
+    let fire = store
+        .claim_fire(&claim("j1", 1_000, "gw-dead", 1_000, 5_000), Some(2_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.running_fires().await.unwrap().len(), 1);
+    assert!(store.interrupt_fire(&fire, 6_000).await.unwrap());
+    assert!(!store.interrupt_fire(&fire, 6_000).await.unwrap());
+    assert!(
+        !store
+            .reclaim_fire("nope", "gw", 7_000, 9_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .reclaim_fire(&fire, "gw-new", 7_000, 9_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .reclaim_fire(&fire, "gw-other", 7_000, 9_000)
+            .await
+            .unwrap()
+    );
+    store
+        .finish_fire(&fire, &end(FireStatus::Completed))
+        .await
+        .unwrap();
+    let row = store.fire(&fire).await.unwrap().unwrap();
+    assert_eq!(row.trigger, "rerun");
+    assert_eq!(row.instance, "gw-new");
+    assert_eq!(row.session_key.as_deref(), Some("cron:briefing:1"));
+    assert_eq!(row.delivered_to.as_deref(), Some("telegram:5"));
+    assert_eq!(store.recent_fires(10).await.unwrap()[0].id, fire);
+    assert!(store.running_fires().await.unwrap().is_empty());
 }

@@ -1,8 +1,10 @@
 // The app's shared state: the gateway connection, the last `status`, pending exec approvals
-// (shown on every page), toasts (a budget reached), and the login form's message.
+// (shown on every page), toasts (a budget reached, a scheduled job failing again and again),
+// and the login form's message.
 
 import { untrack } from "svelte";
 import { budgetExceededText } from "./audit";
+import { cronAlertText } from "./cron";
 import { GatewayClient, GatewayError, gatewayUrl, type ConnectionState } from "./gateway";
 import type { EventName, Events, ExecApproval, HelloOk, MethodName, Methods, StatusResult } from "./protocol";
 import { forgetToken, storeToken, takeToken } from "./token";
@@ -89,6 +91,7 @@ class AppState {
         this.approvals = this.approvals.filter((x) => x.id !== r.id);
       }),
       client.on("budget.exceeded", (b) => this.toast(budgetExceededText(b), "warn")),
+      client.on("cron.alert", (a) => this.toast(cronAlertText(a), "error")),
       client.on("config.changed", (c) => {
         this.restartRequired = c.restartRequired ?? [];
         void this.refreshStatus();

@@ -2,7 +2,8 @@
 // plus the issue-4 contract (config writes, secrets, providers.test, usage, runs, logs, desktop),
 // the channels contract (crates/hearth-protocol/src/channels.rs: channels.*, pairing.*) and the
 // issue-6 contract (hearth-protocol/src/agents.rs and audit.rs: agents.*, bindings.*,
-// route.explain, identity.*, sessions.fork, budgets.status, audit.*).
+// route.explain, identity.*, sessions.fork, budgets.status, audit.*) and the issue-7 contract
+// (hearth-protocol/src/cron.rs: cron.*, the `cron` and `cron.alert` events).
 
 export type ErrorCode =
   | "INVALID_REQUEST"
@@ -564,6 +565,99 @@ export interface AuditSearchParams {
   limit?: number;
 }
 
+/** When a job fires: exactly one of `cron` (5 fields, or 6 with seconds first), `every` or `at`. */
+export type CronSchedule = { cron: string } | { every: string } | { at: string };
+/** Fires missed while the gateway was down: recorded as skipped, or run once at start-up. */
+export type MissedPolicy = "skip" | "runOnce";
+
+/** A scheduled job's definition, as written by `cron.add` and patched by `cron.edit`. */
+export interface CronJobSpec {
+  name: string;
+  schedule: CronSchedule;
+  /** IANA zone the schedule is read in; absent: the gateway's. */
+  tz?: string;
+  /** Absent: the default agent. */
+  agentId?: string;
+  prompt: string;
+  /** A session key continued at every fire; absent: a fresh session per fire. */
+  session?: string;
+  /** `telegram:123456`, `session:<key>`; absent: only stored. */
+  deliver?: string;
+  enabled?: boolean;
+  timeoutSeconds?: number;
+  jitterSeconds?: number;
+  missed?: MissedPolicy;
+  rerunInterrupted?: boolean;
+  /** Tell the owner after this many failed fires in a row (0: never; default 3). */
+  alertAfter?: number;
+}
+
+export type FireStatus = "running" | "completed" | "failed" | "interrupted" | "skipped";
+export type FireTrigger = "schedule" | "catchUp" | "manual" | "rerun";
+
+/** One fire of a job, identified by (job, scheduled instant). */
+export interface CronFire {
+  id: string;
+  jobId: string;
+  jobName: string;
+  scheduledAt: number;
+  trigger: FireTrigger;
+  status: FireStatus;
+  startedAt: number;
+  endedAt?: number | null;
+  durationMs?: number | null;
+  runId?: string | null;
+  sessionKey?: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cost?: number | null;
+  output?: string | null;
+  error?: string | null;
+  deliveredTo?: string | null;
+}
+
+/** A stored job and where it stands. */
+export interface CronJob {
+  id: string;
+  job: CronJobSpec;
+  /** Absent when it will not fire again or is disabled. */
+  nextAt?: number | null;
+  /** The zone and agent, resolved. */
+  tz: string;
+  agentId: string;
+  consecutiveFailures: number;
+  createdAt: number;
+  updatedAt: number;
+  last?: CronFire | null;
+  /** Why the stored job cannot run any more (its agent was removed, ...). */
+  problem?: string | null;
+}
+
+export interface HeartbeatInfo {
+  every: string;
+  agentId: string;
+  /** `08:00-22:00 Europe/Berlin`, when limited. */
+  activeHours?: string | null;
+  target: string;
+  nextAt?: number | null;
+  last?: CronFire | null;
+}
+
+export interface CronListResult {
+  jobs: CronJob[];
+  /** `cron.enabled`: whether the scheduler runs jobs on its own. */
+  enabled: boolean;
+  heartbeat?: HeartbeatInfo | null;
+}
+
+/** A job failed `failures` times in a row. */
+export interface CronAlert {
+  jobId: string;
+  jobName: string;
+  failures: number;
+  error: string;
+}
+
 type Empty = Record<string, never>;
 
 /** Every method the UI calls: its params and its result. */
@@ -677,6 +771,14 @@ export interface Methods {
   "budgets.status": { params: Empty; result: { budgets: BudgetStatus[] } };
   "audit.tail": { params: { log?: string; limit?: number }; result: AuditTailResult };
   "audit.search": { params: AuditSearchParams; result: { entries: AuditEntry[] } };
+  "cron.list": { params: Empty; result: CronListResult };
+  /** `INVALID_REQUEST` with `details.problems: string[]`; `CONFLICT` when the name is taken. */
+  "cron.add": { params: { job: CronJobSpec }; result: CronJob };
+  /** `patch`: an RFC 7396 merge patch on the job's definition; `id`: its id or name. */
+  "cron.edit": { params: { id: string; patch: Record<string, unknown> }; result: CronJob };
+  "cron.remove": { params: { id: string }; result: { removed: boolean } };
+  "cron.run": { params: { id: string }; result: { jobId: string; fireId: string } };
+  "cron.history": { params: { id?: string; limit?: number }; result: { fires: CronFire[] } };
 }
 export type MethodName = keyof Methods;
 
@@ -726,5 +828,8 @@ export interface Events {
   "pairing.resolved": PairingDecision;
   "identity.changed": { name: string };
   "budget.exceeded": BudgetExceeded;
+  /** A job's or the heartbeat's fire started or ended. */
+  cron: CronFire;
+  "cron.alert": CronAlert;
 }
 export type EventName = keyof Events;

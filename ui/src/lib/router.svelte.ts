@@ -1,6 +1,6 @@
 // The hash router: `#/page` or `#/page/<param>`, e.g. `#/chat/work` or `#/sessions/agent%3Amain%3Amain`.
 
-export const PAGES = ["overview", "chat", "channels", "sessions", "providers", "agents", "people", "usage", "audit", "logs", "config", "welcome"] as const;
+export const PAGES = ["overview", "chat", "channels", "sessions", "providers", "agents", "cron", "people", "usage", "audit", "logs", "config", "welcome"] as const;
 export type Page = (typeof PAGES)[number];
 
 export interface Route {

@@ -12,6 +12,7 @@ mod audit;
 mod channels;
 mod chat;
 mod config;
+mod cron;
 mod doctor;
 mod gateway;
 mod identity;
@@ -39,10 +40,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Channels(cmd) => channels::run(&g, cmd).await,
         Command::Pairing(cmd) => channels::pairing(&g, cmd).await,
         Command::Agents(cmd) => agents::run(&g, cmd).await,
-        Command::Route(cmd) => route::run(&g, cmd).await,
+        Command::Route(cmd) => Box::pin(route::run(&g, cmd)).await,
         Command::Identity(cmd) => identity::run(&g, cmd).await,
         Command::Usage(args) => usage::run(&g, args).await,
         Command::Audit(cmd) => audit::run(&g, cmd).await,
+        Command::Cron(cmd) => Box::pin(cron::run(&g, cmd)).await,
         Command::Doctor(args) => doctor::run(&g, args).await,
         Command::Dashboard => status::dashboard(&g).await,
         Command::Completions { shell } => {

@@ -1,5 +1,6 @@
 //! One channel account at run time: its supervisor, its outbound worker and its status.
 
+use crate::util::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -78,10 +79,6 @@ impl std::fmt::Debug for AccountHandle {
             .field("account", &self.config.account_id)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl AccountHandle {

@@ -12,6 +12,7 @@
 pub(crate) mod account;
 pub(crate) mod inbound;
 
+use crate::util::lock;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,10 +36,6 @@ pub struct Channels {
     config: tokio::sync::Notify,
     /// Identity links waiting for their codes (sent through the accounts).
     pub(crate) links: crate::identity::PendingLinks,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Channels {

@@ -23,6 +23,21 @@ pub struct CheckedJob {
     pub agent_id: String,
 }
 
+/// Checks a delivery target's syntax and that a peer's channel is one Hearth speaks.
+pub fn check_target(text: &str) -> Result<hearth_config::DeliveryTarget, String> {
+    let target = hearth_config::DeliveryTarget::parse(text)?;
+    if let hearth_config::DeliveryTarget::Peer { channel, .. } = &target {
+        let channels = ["telegram", "discord", "slack", "matrix"];
+        if !channels.contains(&channel.as_str()) {
+            return Err(format!(
+                "`{text}`: `{channel}` is not a channel to deliver to (channels: {})",
+                channels.join(", ")
+            ));
+        }
+    }
+    Ok(target)
+}
+
 /// Checks `spec`; `created_at` anchors an `every` schedule, `default_tz` is the gateway's.
 pub fn check(
     spec: &CronJobSpec,
@@ -85,17 +100,10 @@ pub fn check(
             id.to_owned()
         }
     };
-    if let Some(target) = spec.deliver.as_deref() {
-        let channels = ["telegram", "discord", "slack", "matrix"];
-        let ok = target
-            .split_once(':')
-            .is_some_and(|(c, id)| channels.contains(&c) && !id.trim().is_empty());
-        if !ok {
-            problems.push(format!(
-                "deliver: `{target}` is not a chat to deliver to; write `<channel>:<chat id>`, e.g. `telegram:123456` (channels: {})",
-                channels.join(", ")
-            ));
-        }
+    if let Some(target) = spec.deliver.as_deref()
+        && let Err(e) = check_target(target)
+    {
+        problems.push(format!("deliver: {e}"));
     }
     if let Some(key) = spec.session.as_deref()
         && let Err(e) = crate::sessions::resolve_key(Some(key), &agent_id, "main")

@@ -68,46 +68,7 @@ impl Schedule {
 
 /// `30m`, `1h30m`, `45s`, `2h`, `1d`, `1w`: a positive number of seconds.
 pub fn parse_interval(text: &str) -> Result<i64, ScheduleError> {
-    let t = text.trim().to_ascii_lowercase();
-    let hint = "write an interval like `30m`, `1h30m`, `45s` or `1d`";
-    if t.is_empty() {
-        return Err(error(format!("the interval is empty; {hint}")));
-    }
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return Err(error(format!("`{text}` is not an interval; {hint}"))),
-        };
-        let n: i64 = digits
-            .parse()
-            .map_err(|_| error(format!("`{text}` is not an interval; {hint}")))?;
-        digits.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| error(format!("`{text}` is too long an interval")))?;
-    }
-    if !digits.is_empty() {
-        return Err(error(format!(
-            "`{text}` has a number without a unit; {hint}"
-        )));
-    }
-    if total < 1 {
-        return Err(error(format!(
-            "`{text}` is not a positive interval; {hint}"
-        )));
-    }
-    Ok(total)
+    hearth_config::parse_interval(text).map_err(ScheduleError)
 }
 
 /// A parsed cron expression: the allowed values of each field as bit sets.

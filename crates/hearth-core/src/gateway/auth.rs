@@ -10,6 +10,7 @@
 //! or, on a non-loopback bind, from an IP-literal origin equal to the `Host` the browser
 //! used. DNS names are never trusted by their looks: a rebinding attack points one at 127.0.0.1.
 
+use crate::util::lock;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -28,10 +29,6 @@ pub struct AuthLimiter {
 struct Entry {
     failures: Vec<Instant>,
     locked_until: Option<Instant>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl AuthLimiter {

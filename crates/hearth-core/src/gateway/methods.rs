@@ -169,6 +169,14 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
         Request::BudgetsStatus(_) => methods_usage::budgets_status(rt).await,
         Request::AuditTail(p) => super::methods_audit::audit_tail(rt, p).await,
         Request::AuditSearch(p) => super::methods_audit::audit_search(rt, p).await,
+        Request::CronList(_) => super::methods_cron::cron_list(rt).await,
+        Request::CronAdd(p) => super::methods_cron::cron_add(rt, p).await,
+        Request::CronEdit(p) => super::methods_cron::cron_edit(rt, p).await,
+        Request::CronRemove(p) => super::methods_cron::cron_remove(rt, p).await,
+        Request::CronRun(p) => super::methods_cron::cron_run(rt, p).await,
+        Request::CronHistory(p) => super::methods_cron::cron_history(rt, p).await,
+        Request::CronImport(p) => super::methods_cron::cron_import(rt, p).await,
+        Request::HooksGet(p) => super::methods_hooks::hooks_get(rt, p).await,
     }
 }
 

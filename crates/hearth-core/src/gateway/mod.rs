@@ -4,7 +4,8 @@
 //! [`serve`] runs it on an already-bound listener until the shutdown token fires.
 //! [`guard`] runs before every route: Origin check, lockout check, and the token check for
 //! everything but `/health`, the Control UI's files (`ui`) and WebSocket upgrades (which
-//! authenticate in their `connect` frame).
+//! authenticate in their `connect` frame). Webhooks under `hooks.path` never reach it:
+//! [`crate::hooks::intercept`] answers them first, with their own token.
 
 pub mod auth;
 mod error;
@@ -15,7 +16,9 @@ pub(crate) mod methods_agents;
 mod methods_audit;
 mod methods_channels;
 mod methods_config;
+mod methods_cron;
 mod methods_desktop;
+mod methods_hooks;
 mod methods_sessions;
 mod methods_usage;
 mod onboarding;
@@ -100,6 +103,11 @@ pub fn app(rt: Arc<Runtime>) -> Router {
         // `/assets/*` and the UI build's other files; everything else is a 404.
         .fallback(ui::file)
         .layer(middleware::from_fn_with_state(rt.clone(), guard))
+        // Webhooks carry their own token (`hooks.token`), so they are answered ahead of the guard.
+        .layer(middleware::from_fn_with_state(
+            crate::hooks::Hooks::new(rt.clone()),
+            crate::hooks::intercept,
+        ))
         .with_state(rt)
 }
 

@@ -101,6 +101,19 @@ pub fn verify_stripe(
     Ok(())
 }
 
+/// The `X-Hub-Signature-256` value GitHub sends with `body` (for tests and for callers that
+/// sign like GitHub).
+pub fn sign_github(secret: &[u8], body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(mac(secret, &[body])))
+}
+
+/// The `Stripe-Signature` value Stripe sends with `body` at `timestamp` (Unix seconds).
+pub fn sign_stripe(secret: &[u8], body: &[u8], timestamp: i64) -> String {
+    let t = timestamp.to_string();
+    let v1 = hex::encode(mac(secret, &[t.as_bytes(), b".", body]));
+    format!("t={t},v1={v1}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +185,15 @@ mod tests {
             );
         }
         assert_eq!(check(STRIPE_BODY, None, 0), Err(SignatureError::Missing));
+    }
+
+    #[test]
+    fn signing_matches_the_senders() {
+        assert_eq!(sign_github(GH_SECRET, b"Hello, World!"), GH_SIG);
+        assert_eq!(
+            sign_stripe(STRIPE_SECRET, STRIPE_BODY, 1_700_000_000),
+            format!("t=1700000000,v1={STRIPE_V1}")
+        );
     }
 
     #[test]

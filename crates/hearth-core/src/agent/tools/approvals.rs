@@ -8,6 +8,7 @@
 //! `exec.approval.resolved`. "Allow always" adds the exact command to the agent's list in
 //! `$HEARTH_HOME/exec-approvals.json` (0600), which the exec policy consults next time.
 
+use crate::util::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -67,10 +68,6 @@ struct AgentAllowed {
 struct AllowedCommand {
     command: String,
     approved_at_ms: i64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How waiting for a decision ended.

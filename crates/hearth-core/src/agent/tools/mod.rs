@@ -10,10 +10,11 @@
 //! [`patch`] (apply_patch), confined to the workspace; [`exec`] (shell commands, with
 //! [`approvals`] when a person must agree); [`web`] (web_fetch, refusing private networks);
 //! [`memory`]; [`sessions`] (reading sessions, starting sub-agents); [`message`]; [`skill`]
-//! (reading the agent's skills).
+//! (reading the agent's skills); [`cron`] (the agent's own scheduled jobs).
 
 pub mod approvals;
 mod args;
+pub mod cron;
 pub mod exec;
 pub mod fs;
 mod html;
@@ -316,6 +317,7 @@ fn builtin(
         BuiltinTool::SessionsHistory => Arc::new(sessions::SessionsHistoryTool),
         BuiltinTool::SessionsSpawn => Arc::new(sessions::SessionsSpawnTool),
         BuiltinTool::Message => Arc::new(message::MessageTool),
+        BuiltinTool::Cron => Arc::new(cron::CronTool),
         BuiltinTool::Skill => {
             let registry = rt.context.skills(&rt.home, &live.config, agent);
             // Only worth its place in the prompt when there is a skill to read.

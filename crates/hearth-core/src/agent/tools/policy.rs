@@ -30,6 +30,7 @@ pub enum BuiltinTool {
     SessionsSpawn,
     Message,
     Skill,
+    Cron,
 }
 
 /// Tools that go together in policies.
@@ -43,6 +44,8 @@ pub enum ToolGroup {
     Messaging,
     /// `skill`: offered with every profile, but only to an agent that has skills.
     Skills,
+    /// `cron`: scheduling runs of itself; only the `full` profile offers it.
+    Automation,
 }
 
 impl ToolGroup {
@@ -54,6 +57,7 @@ impl ToolGroup {
         ToolGroup::Sessions,
         ToolGroup::Messaging,
         ToolGroup::Skills,
+        ToolGroup::Automation,
     ];
 
     /// `group:fs`, ...
@@ -66,6 +70,7 @@ impl ToolGroup {
             ToolGroup::Sessions => "group:sessions",
             ToolGroup::Messaging => "group:messaging",
             ToolGroup::Skills => "group:skills",
+            ToolGroup::Automation => "group:automation",
         }
     }
 }
@@ -89,6 +94,7 @@ impl BuiltinTool {
         BuiltinTool::SessionsSpawn,
         BuiltinTool::Message,
         BuiltinTool::Skill,
+        BuiltinTool::Cron,
     ];
 
     /// The name the model calls it by.
@@ -110,6 +116,7 @@ impl BuiltinTool {
             BuiltinTool::SessionsSpawn => "sessions_spawn",
             BuiltinTool::Message => "message",
             BuiltinTool::Skill => "skill",
+            BuiltinTool::Cron => "cron",
         }
     }
 
@@ -134,6 +141,7 @@ impl BuiltinTool {
             | BuiltinTool::SessionsSpawn => ToolGroup::Sessions,
             BuiltinTool::Message => ToolGroup::Messaging,
             BuiltinTool::Skill => ToolGroup::Skills,
+            BuiltinTool::Cron => ToolGroup::Automation,
         }
     }
 }
@@ -392,6 +400,20 @@ mod tests {
         ));
         assert!(!with(
             serde_json::json!({"profile": "full", "deny": ["group:sessions"]})
+        ));
+    }
+
+    #[test]
+    fn scheduling_is_offered_only_by_full_or_when_allowed() {
+        let with = |json| ToolPolicy::new(&tools(json), None).allows(BuiltinTool::Cron);
+        assert!(!with(serde_json::json!({})), "not in the default");
+        assert!(!with(serde_json::json!({"profile": "coding"})));
+        assert!(!with(serde_json::json!({"profile": "messaging"})));
+        assert!(with(serde_json::json!({"profile": "full"})));
+        assert!(with(serde_json::json!({"allow": ["group:automation"]})));
+        assert!(with(serde_json::json!({"allow": ["cron"]})));
+        assert!(!with(
+            serde_json::json!({"profile": "full", "deny": ["group:automation"]})
         ));
     }
 
