@@ -147,6 +147,22 @@ async fn token_refusals_and_the_lockout() {
     let body = json!({ "message": "hello" }).to_string();
     let json_only = [("content-type", "application/json")];
 
+    // A browser page elsewhere cannot reach the webhooks, nor count failures against this
+    // address to lock its owner out.
+    for _ in 0..4 {
+        let a = post(
+            &t,
+            "/hooks/agent",
+            &[
+                ("content-type", "application/json"),
+                ("origin", "https://evil.example"),
+            ],
+            body.clone(),
+        )
+        .await;
+        assert_refused(&a, StatusCode::FORBIDDEN, "origin_not_allowed");
+    }
+
     let none = post(&t, "/hooks/agent", &json_only, body.clone()).await;
     assert_refused(&none, StatusCode::UNAUTHORIZED, "unauthorized");
     assert!(

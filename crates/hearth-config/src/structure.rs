@@ -507,7 +507,7 @@ mod tests {
                 "gateway.prot: unknown key `prot` (did you mean `port`?)",
                 "gateway.control_ui: unknown key `control_ui` (did you mean `controlUi`?)",
                 "sesion: unknown key `sesion` (did you mean `session`?)",
-                "zzz: unknown key `zzz` (valid keys here: version, $schema, gateway, agents, models, session, logging, secrets, skills, tools, mcp, channels, desktop, bindings, budgets, audit)",
+                "zzz: unknown key `zzz` (valid keys here: version, $schema, gateway, agents, models, session, logging, secrets, skills, tools, mcp, channels, desktop, bindings, budgets, audit, cron, hooks)",
             ]
         );
     }

@@ -785,6 +785,7 @@ impl fmt::Debug for SkillEntryConfig {
 ///
 /// Entries of `allow` and `deny` are tool names (`read`, `exec`, `web_fetch`, ...), groups
 /// (`group:fs`, `group:runtime`, `group:web`, `group:memory`, `group:sessions`,
+/// `group:automation` (the `cron` tool: scheduled jobs),
 /// `group:messaging`) or globs over tool names (`mem*`). A tool is offered when the profile or
 /// `allow` names it and `deny` does not: deny wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -115,6 +115,9 @@ impl Gateway {
         crate::channels::start(&rt);
         // Scheduled jobs and the heartbeat: fires a crashed run left behind are reported first.
         crate::cron::runner::spawn(&rt);
+        let hooks_rt = rt.clone();
+        rt.tasks
+            .spawn(async move { crate::hooks::recover(&hooks_rt).await });
         let watcher = match config.gateway.reload.mode {
             hearth_config::ReloadMode::Hot => Some(reload::watch(&rt)?),
             hearth_config::ReloadMode::Off => None,

@@ -104,6 +104,9 @@ pub struct Claim<'a> {
     pub lease_until: i64,
     /// `schedule`, `catchUp`, `manual` or `rerun`.
     pub trigger: &'a str,
+    /// The job's `next_at` as the claimant read it: the job's next time moves only if nobody
+    /// changed it since (an edit of the schedule wins over a claim made from the old one).
+    pub seen_next: Option<i64>,
 }
 
 const JOB_COLUMNS: &str =
@@ -260,9 +263,10 @@ impl Store {
         .rows_affected()
             == 1;
         if claimed {
-            sqlx::query("UPDATE cron_jobs SET next_at = ? WHERE id = ?")
+            sqlx::query("UPDATE cron_jobs SET next_at = ? WHERE id = ? AND next_at IS ?")
                 .bind(next_at)
                 .bind(job_id)
+                .bind(claim.seen_next)
                 .execute(&mut *tx)
                 .await?;
         }

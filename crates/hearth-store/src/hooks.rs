@@ -212,21 +212,30 @@ impl Store {
         rows.iter().map(row_from).collect()
     }
 
-    /// At a gateway's start: marks every call still `queued` or `running` that another gateway
-    /// process accepted (this one's previous run included) `interrupted`, and answers them.
+    /// The gateway instances that have calls still `queued` or `running`.
+    pub async fn unfinished_hook_instances(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT instance FROM hook_runs WHERE status IN ('queued', 'running')",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Marks the calls `dead` gateway instances left `queued` or `running` as `interrupted`, and
+    /// answers them.
     pub async fn interrupt_hook_runs(
         &self,
-        this_instance: &str,
+        dead: &str,
         now: i64,
     ) -> Result<Vec<HookRunRow>, StoreError> {
         let _writer = self.write_lock.lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE hook_runs SET status = 'interrupted', ended_at = ?, error = ? \
-             WHERE status IN ('queued', 'running') AND instance <> ? RETURNING {COLUMNS}"
+             WHERE status IN ('queued', 'running') AND instance = ? RETURNING {COLUMNS}"
         )))
         .bind(now)
         .bind(INTERRUPTED)
-        .bind(this_instance)
+        .bind(dead)
         .fetch_all(&self.pool)
         .await?;
         self.wrote();

@@ -41,6 +41,7 @@ fn claim<'a>(job_id: &'a str, at: i64, instance: &'a str, now: i64, lease: i64) 
         now,
         lease_until: lease,
         trigger: "schedule",
+        seen_next: Some(at),
     }
 }
 
@@ -231,4 +232,30 @@ async fn an_interrupted_fire_is_taken_back_by_one_gateway_and_recorded_whole() {
     assert_eq!(row.delivered_to.as_deref(), Some("telegram:5"));
     assert_eq!(store.recent_fires(10).await.unwrap()[0].id, fire);
     assert!(store.running_fires().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_edit_made_while_a_fire_is_claimed_keeps_its_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("hearth.db")).await.unwrap();
+    store.insert_cron_job(&job("j1", "briefing")).await.unwrap();
+    // The scheduler read next_at 1000; meanwhile the schedule was edited to fire at 5000.
+    let mut edited = job("j1", "briefing");
+    edited.next_at = Some(5_000);
+    store.update_cron_job(&edited).await.unwrap();
+    store
+        .claim_fire(&claim("j1", 1_000, "gw", 1_000, 60_000), Some(2_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.cron_job("j1").await.unwrap().unwrap().next_at,
+        Some(5_000)
+    );
+    // Names are one whatever their case.
+    let err = store
+        .insert_cron_job(&job("j2", "Briefing"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }

@@ -98,7 +98,10 @@ async fn calls_left_by_a_dead_gateway_are_interrupted_at_start() {
         .await
         .unwrap();
 
-    let interrupted = store.interrupt_hook_runs("new", 10).await.unwrap();
+    let mut unfinished = store.unfinished_hook_instances().await.unwrap();
+    unfinished.sort_unstable();
+    assert_eq!(unfinished, ["new", "old"]);
+    let interrupted = store.interrupt_hook_runs("old", 10).await.unwrap();
     let mut ids: Vec<&str> = interrupted.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     assert_eq!(ids, ["q", "r"]);
@@ -118,7 +121,7 @@ async fn calls_left_by_a_dead_gateway_are_interrupted_at_start() {
     );
     assert!(
         store
-            .interrupt_hook_runs("new", 11)
+            .interrupt_hook_runs("old", 11)
             .await
             .unwrap()
             .is_empty()

@@ -163,6 +163,7 @@ async fn start(rt: &Arc<Runtime>, at: i64, trigger: FireTrigger) -> Result<Strin
         } else {
             "schedule"
         },
+        seen_next: None,
     };
     let fire_id = rt
         .store

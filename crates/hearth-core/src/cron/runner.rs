@@ -185,6 +185,7 @@ async fn tick(rt: &Arc<Runtime>) -> Option<i64> {
                 now,
                 lease_until: now + LEASE_MS,
                 trigger: "schedule",
+                seen_next: row.next_at,
             };
             match rt.store.claim_fire(&claim, after).await {
                 Ok(Some(fire_id)) => {
@@ -272,6 +273,7 @@ async fn missed(
             now,
             lease_until: now + LEASE_MS,
             trigger: "catchUp",
+            seen_next: row.next_at,
         };
         match rt.store.claim_fire(&claim, after).await {
             Ok(Some(fire_id)) => execute(
@@ -402,7 +404,7 @@ async fn count_failure(rt: &Arc<Runtime>, row: &CronJobRow, spec: &CronJobSpec, 
 
 /// `host:pid:random` of a process on this machine that no longer runs (or an earlier process
 /// with our pid, as in a container restarted with the same pid 1).
-fn instance_is_dead(instance: &str, mine: &str) -> bool {
+pub(crate) fn instance_is_dead(instance: &str, mine: &str) -> bool {
     if instance == mine {
         return false;
     }
@@ -437,6 +439,7 @@ pub async fn fire_now(rt: &Arc<Runtime>, job: &CronJobRow) -> Result<String, Str
             now,
             lease_until: now + LEASE_MS,
             trigger: "manual",
+            seen_next: job.next_at,
         };
         let fire = rt
             .store

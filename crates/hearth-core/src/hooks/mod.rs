@@ -56,14 +56,15 @@ impl Hooks {
 /// Router middleware: answers requests under `hooks.path` (404 while webhooks are off) and
 /// passes every other request on to the gateway's guard.
 pub async fn intercept(State(hooks): State<Arc<Hooks>>, request: Request, next: Next) -> Response {
-    let prefix = hooks.rt.live().config.hooks.path.clone();
-    match under(&prefix, request.uri().path()) {
-        Some(rest) => {
-            let rest = rest.to_owned();
-            routes::handle(&hooks, request, &prefix, &rest).await
-        }
-        None => next.run(request).await,
-    }
+    let live = hooks.rt.live();
+    let prefix = &live.config.hooks.path;
+    let Some(rest) = under(prefix, request.uri().path()).map(str::to_owned) else {
+        drop(live);
+        return next.run(request).await;
+    };
+    let prefix = prefix.clone();
+    drop(live);
+    routes::handle(&hooks, request, &prefix, &rest).await
 }
 
 /// The part of `path` after `prefix/`; `None` when `path` is not under the prefix.
@@ -80,20 +81,29 @@ fn under<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
     }
 }
 
-/// At start: calls a stopped gateway left queued or running are reported `interrupted` (never
-/// run again: the sender may retry), and old ones are pruned.
+/// At start: calls left queued or running by a gateway process on this machine that is gone
+/// are reported `interrupted` (never run again: the sender may retry), and old ones are pruned.
+/// (Another machine's calls are its own to report.)
 pub async fn recover(rt: &Arc<Runtime>) {
-    match rt
-        .store
-        .interrupt_hook_runs(rt.cron.instance(), rt.now_ms())
-        .await
+    let instances = match rt.store.unfinished_hook_instances().await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "reading unfinished webhook calls failed");
+            return;
+        }
+    };
+    for dead in instances
+        .iter()
+        .filter(|i| crate::cron::runner::instance_is_dead(i, rt.cron.instance()))
     {
-        Ok(rows) if !rows.is_empty() => tracing::warn!(
-            count = rows.len(),
-            "webhook calls were interrupted by the gateway's stop; their senders may retry"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "marking interrupted webhook calls failed"),
+        match rt.store.interrupt_hook_runs(dead, rt.now_ms()).await {
+            Ok(rows) if !rows.is_empty() => tracing::warn!(
+                count = rows.len(),
+                "webhook calls were interrupted by the gateway's stop; their senders may retry"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "marking interrupted webhook calls failed"),
+        }
     }
     prune(rt).await;
 }

@@ -49,6 +49,9 @@ pub(super) async fn handle(
     if !config.enabled {
         return ApiError::not_found("webhooks are not enabled on this gateway").into_response();
     }
+    if let Some(refusal) = foreign_origin(rt, request.headers()) {
+        return refusal.into_response();
+    }
     let ip = client_ip(&request);
     if let Some(wait) = rt.limiter.locked(ip) {
         return ApiError::locked_out(wait).into_response();
@@ -308,6 +311,26 @@ async fn check_signature(
                 refusal
             })
         }
+    }
+}
+
+/// Senders are servers and send no `Origin`; a browser page from another origin is refused
+/// as the gateway's guard refuses it, before it can count failed attempts against the owner's
+/// own address (a page could otherwise lock the owner out of their gateway).
+fn foreign_origin(rt: &Runtime, headers: &HeaderMap) -> Option<ApiError> {
+    let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("");
+    let live = rt.live();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let port = rt
+        .listen_addr()
+        .map_or(live.config.gateway.port, |a| a.port());
+    let loopback = rt.listen_addr().is_none_or(|a| a.ip().is_loopback());
+    let allowed = &live.config.gateway.control_ui.allowed_origins;
+    if auth::origin_allowed(origin, host, port, loopback, allowed) {
+        None
+    } else {
+        tracing::warn!(%origin, "refused a webhook call from a foreign origin");
+        Some(ApiError::forbidden_origin(origin))
     }
 }
 
