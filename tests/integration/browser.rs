@@ -26,6 +26,36 @@ fn artifacts() -> PathBuf {
         .unwrap_or_else(|| repo().join("target/artifacts/e2e"))
 }
 
+/// The webhook token and the GitHub mapping's signing secret of the gateways with webhooks on.
+const HOOK_TOKEN: &str = "e2e-hook-token-0123456789abcdef";
+const GH_SECRET: &str = "e2e-github-signing-secret-4711";
+
+/// Webhooks on, with a signed GitHub mapping and a wake mapping.
+fn hooks_config() -> String {
+    format!(
+        r#"hooks: {{ enabled: true, token: "{HOOK_TOKEN}", mappings: [
+            {{ name: "github", deliver: "telegram:123456", ratePerMinute: 30,
+               signature: {{ style: "github", secret: "{GH_SECRET}" }} }},
+            {{ name: "nudge", action: "wake" }},
+        ] }},"#
+    )
+}
+
+/// `POST /hooks/agent` with the webhook token; the accepted call's id.
+async fn post_hook(t: &TestGateway, message: &str) -> String {
+    let answer = t
+        .http()
+        .post(format!("{}/hooks/agent", t.http_base()))
+        .bearer_auth(HOOK_TOKEN)
+        .json(&serde_json::json!({ "message": message }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    body["id"].as_str().expect("the call's id").to_owned()
+}
+
 /// Runs `tests/e2e/<name>.mjs` against the gateway at `base`; panics with its output when the
 /// scenario fails.
 async fn run_scenario(name: &str, base: &str, token: Option<&str>, fake: &FakeOpenAi) {
@@ -194,8 +224,9 @@ async fn without_a_token_the_ui_asks_for_one_and_gets_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_page_passes_the_wcag_aa_checks_in_light_and_dark() {
+    use hearth_protocol::cron::{HookStatus, HooksGetParams};
     use hearth_protocol::methods::{CronAddParams, CronHistoryParams, CronIdParams, spec};
-    let t = TestGateway::start().await;
+    let t = TestGateway::start_with(&hooks_config()).await;
     t.fake.set_default(Reply::text("Hello."));
     // The Cron page with a job that has fired, so its table, badges and history are checked too.
     let client = t.client().await;
@@ -229,6 +260,21 @@ async fn every_page_passes_the_wcag_aa_checks_in_light_and_dark() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the fire did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And its Webhooks card with a mapping table and a call that has ended.
+    let call = post_hook(&t, "Deploy 42 finished.").await;
+    while client
+        .call::<spec::HooksGet>(HooksGetParams { id: call.clone() })
+        .await
+        .unwrap()
+        .status
+        != HookStatus::Completed
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook call did not complete"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -334,6 +380,57 @@ async fn a_job_is_added_run_switched_off_and_removed_from_the_cron_page() {
             .iter()
             .all(|p| p.contains("Give me my morning briefing.")),
         "the job's prompt reached the model: {prompts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_call_appears_live_on_the_cron_page() {
+    use hearth_protocol::cron::{HookStatus, HooksListParams};
+    use hearth_protocol::methods::spec;
+    let t = TestGateway::start_with(&hooks_config()).await;
+    let answer = "Deploy 42 is live.\nNo errors in the log.";
+    t.fake.set_default(Reply::text(answer));
+    let ready = t.home.path().join("e2e-hooks-ready");
+    let vars = [
+        ("HEARTH_E2E_ANSWER", answer.to_owned()),
+        ("HEARTH_E2E_READY_FILE", ready.display().to_string()),
+        ("HEARTH_E2E_SECRET", GH_SECRET.to_owned()),
+    ];
+    let base = t.http_base();
+    let scenario = run_scenario_with("hooks", &base, Some(TOKEN), &t.fake, &vars);
+    // Posts the call once the page shows the card, so it must arrive through the events; never
+    // ends by itself.
+    let driver = async {
+        while !ready.exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        post_hook(&t, "Deploy 42 finished; summarise it").await;
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = scenario => {}
+        () = driver => {}
+    }
+    let client = t.client().await;
+    let listed = client
+        .call::<spec::HooksList>(HooksListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.calls.len(), 1, "{listed:?}");
+    let call = &listed.calls[0];
+    assert_eq!(call.hook, "agent");
+    assert_eq!(call.status, HookStatus::Completed);
+    assert_eq!(call.output.as_deref(), Some(answer));
+    let prompts: Vec<String> = t
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .map(|r| r.body.to_string())
+        .collect();
+    assert!(
+        prompts.iter().any(|p| p.contains("Deploy 42 finished")),
+        "the call's message reached the model: {prompts:?}"
     );
 }
 

@@ -109,9 +109,18 @@ pub(crate) async fn start_in(home: &std::path::Path) -> RunningGateway {
 /// Waits for the first event for which `pick` answers `Some`.
 pub(crate) async fn next_event<T>(
     events: &mut broadcast::Receiver<EventFrame>,
+    pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    next_event_within(events, Duration::from_secs(10), pick).await
+}
+
+/// [`next_event`] with its own patience (a real model on a busy CPU).
+pub(crate) async fn next_event_within<T>(
+    events: &mut broadcast::Receiver<EventFrame>,
+    wait: Duration,
     mut pick: impl FnMut(Event) -> Option<T>,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         let frame = tokio::time::timeout_at(deadline, events.recv())
             .await
@@ -129,12 +138,21 @@ pub(crate) async fn next_event<T>(
 /// Sends a message and waits for its run to end; answers the run's last `chat` event (final,
 /// error or aborted).
 pub(crate) async fn chat_to_end(client: &Client, params: ChatSendParams) -> ChatEvent {
+    chat_to_end_within(client, params, Duration::from_secs(10)).await
+}
+
+/// [`chat_to_end`] waiting up to `wait` for the run's end.
+pub(crate) async fn chat_to_end_within(
+    client: &Client,
+    params: ChatSendParams,
+    wait: Duration,
+) -> ChatEvent {
     let mut events = client.events();
     let run = client
         .call::<spec::ChatSend>(params)
         .await
         .expect("chat.send accepted");
-    next_event(&mut events, |e| match e {
+    next_event_within(&mut events, wait, |e| match e {
         Event::Chat(c) if c.run_id == run.run_id && c.state != ChatState::Delta => Some(c),
         _ => None,
     })

@@ -11,7 +11,10 @@ use hearth_protocol::events::ChatState;
 use hearth_protocol::methods::{ChatHistoryParams, ChatSendParams, spec};
 use hearth_protocol::transcript::StopReason;
 
-use crate::harness::{TOKEN, chat_to_end};
+use crate::harness::{TOKEN, chat_to_end_within};
+
+/// A real model generates on the CPU, which other tests share.
+const MODEL_WAIT: Duration = Duration::from_secs(90);
 
 struct LlamaServer {
     child: tokio::process::Child,
@@ -106,7 +109,8 @@ async fn a_real_llama_cpp_server_answers_through_the_gateway() {
         message: text.to_owned(),
         ..ChatSendParams::default()
     };
-    let end = chat_to_end(&client, ask("Say hello in one short sentence.")).await;
+    let end =
+        chat_to_end_within(&client, ask("Say hello in one short sentence."), MODEL_WAIT).await;
     assert_eq!(end.state, ChatState::Final, "{:?}", end.error);
     let message = end.message.unwrap();
     assert!(
@@ -125,7 +129,7 @@ async fn a_real_llama_cpp_server_answers_through_the_gateway() {
     assert!(usage.input > 0 && usage.output > 0, "{usage:?}");
 
     // The second turn carries the first: the prompt grows.
-    let end = chat_to_end(&client, ask("And now say goodbye.")).await;
+    let end = chat_to_end_within(&client, ask("And now say goodbye."), MODEL_WAIT).await;
     assert_eq!(end.state, ChatState::Final, "{:?}", end.error);
     assert!(end.usage.unwrap().input > usage.input);
     let history = client

@@ -90,6 +90,9 @@ pub(crate) enum Command {
     /// Scheduled jobs: prompts the agent gets at set times, with its answers delivered.
     #[command(subcommand)]
     Cron(CronCmd),
+    /// Webhook calls: whether webhooks are on, the mappings, and the latest calls' answers.
+    #[command(subcommand)]
+    Hooks(HooksCmd),
     /// Check the installation and say how to fix what is wrong.
     Doctor(DoctorArgs),
     /// Print the Control UI link (with the token).
@@ -558,6 +561,25 @@ pub(crate) enum CronCmd {
     Import {
         /// The JSON file (e.g. docs/examples/cron-jobs.json).
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HooksCmd {
+    /// Whether webhooks are on and at which path, the mappings, and the latest calls, newest
+    /// first: received (local time), hook, status, duration, delivery, the answer's first line.
+    List {
+        /// At most this many calls (default 50, at most 500).
+        #[arg(short = 'n', long = "limit", value_name = "N")]
+        limit: Option<u32>,
+        /// Only calls to this hook: `agent`, `wake` or a mapping's name.
+        #[arg(long, value_name = "NAME")]
+        hook: Option<String>,
+    },
+    /// One call by the id its `202` answer gave, with the answer in full.
+    Get {
+        /// The call's id.
+        id: String,
     },
 }
 

@@ -6,31 +6,11 @@
 
 mod common;
 
-use common::{Gateway, free_port, run, text};
+use common::{Gateway, free_port, ok, run, text, write_config};
 use hearth_test_utils::{FakeOpenAi, Reply};
 use serde_json::Value;
 
 const TOKEN: &str = "cron-test-token";
-
-fn write_config(home: &std::path::Path, port: u16, base_url: &str) {
-    std::fs::write(
-        home.join("hearth.json"),
-        format!(
-            r#"{{
-  gateway: {{ port: {port}, auth: {{ token: "{TOKEN}" }}, shutdownTimeoutSeconds: 2 }},
-  agents: {{ defaults: {{ model: {{ primary: "fake/fake-model" }} }} }},
-  models: {{ providers: {{ fake: {{ baseUrl: "{base_url}", apiKey: "sk-cli", models: [{{ id: "fake-model", cost: {{ input: 1, output: 1 }} }}] }} }} }},
-}}"#
-        ),
-    )
-    .unwrap();
-}
-
-fn ok(home: &std::path::Path, args: &[&str]) -> String {
-    let out = run(home, args);
-    assert!(out.status.success(), "{args:?}: {}", text(&out));
-    text(&out)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_from_the_command_line() {
@@ -38,7 +18,7 @@ async fn jobs_from_the_command_line() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let port = free_port();
-    write_config(h, port, &fake.base_url());
+    write_config(h, port, TOKEN, &fake.base_url(), "");
     let _gateway = Gateway::start(h, port);
 
     let empty = ok(h, &["cron", "list"]);
@@ -159,7 +139,7 @@ async fn problems_are_listed_and_imports_are_all_or_nothing() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let port = free_port();
-    write_config(h, port, &fake.base_url());
+    write_config(h, port, TOKEN, &fake.base_url(), "");
     let _gateway = Gateway::start(h, port);
 
     let bad = run(

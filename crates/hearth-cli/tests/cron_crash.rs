@@ -10,25 +10,10 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Gateway, free_port, run, text};
+use common::{Gateway, free_port, run, text, write_config};
 use hearth_test_utils::{FakeOpenAi, Reply};
 
 const TOKEN: &str = "cron-crash-token";
-
-fn write_config(home: &Path, port: u16, model: &FakeOpenAi) {
-    std::fs::write(
-        home.join("hearth.json"),
-        format!(
-            r#"{{
-  gateway: {{ port: {port}, auth: {{ token: "{TOKEN}" }}, shutdownTimeoutSeconds: 2 }},
-  agents: {{ defaults: {{ model: {{ primary: "fake/fake-model" }} }} }},
-  models: {{ providers: {{ fake: {{ baseUrl: "{}", apiKey: "sk-cli", models: [{{ id: "fake-model" }}] }} }} }},
-}}"#,
-            model.base_url()
-        ),
-    )
-    .unwrap();
-}
 
 fn cli(home: &Path, port: u16, args: &[&str]) -> String {
     let out = common::hearth(home)
@@ -66,7 +51,7 @@ async fn a_fire_killed_mid_run_is_reported_interrupted_and_not_run_twice() {
     let model = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
-    write_config(home.path(), port, &model);
+    write_config(home.path(), port, TOKEN, &model.base_url(), "");
     let mut gateway = Gateway::start(home.path(), port);
 
     // Both jobs fall due in two seconds; the model holds both answers far longer.

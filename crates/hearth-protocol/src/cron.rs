@@ -282,6 +282,19 @@ pub enum HookStatus {
     Interrupted,
 }
 
+impl HookStatus {
+    /// The wire name (`queued`, `running`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookStatus::Queued => "queued",
+            HookStatus::Running => "running",
+            HookStatus::Completed => "completed",
+            HookStatus::Failed => "failed",
+            HookStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// A webhook call (`POST /hooks/...`) and its run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -310,4 +323,67 @@ pub struct HookRun {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HooksGetParams {
     pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HooksListParams {
+    /// Newest first, at most this many (default 50, at most 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Only the calls to this hook: `agent`, `wake` or a mapping's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+}
+
+/// What a mapped webhook does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HookAction {
+    /// Runs the agent on the rendered message.
+    Agent,
+    /// Runs the heartbeat now.
+    Wake,
+}
+
+/// How a mapping's sender signs its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HookSignatureStyle {
+    /// `X-Hub-Signature-256: sha256=<hex>`.
+    Github,
+    /// `Stripe-Signature: t=<unix>,v1=<hex>`.
+    Stripe,
+}
+
+/// A configured webhook mapping (`POST <path>/<name>`), as the config says; never its secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HookInfo {
+    pub name: String,
+    pub action: HookAction,
+    /// The agent that answers; absent: the default agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Where the answer goes (`telegram:123456`, `session:<key>`, `last`); absent: only the
+    /// call's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliver: Option<String>,
+    /// The signature the sender must send; absent: the webhook token alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<HookSignatureStyle>,
+    pub rate_per_minute: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HooksListResult {
+    /// `hooks.enabled`: whether the gateway accepts calls.
+    pub enabled: bool,
+    /// `hooks.path`: the prefix calls are sent to (`/hooks`).
+    pub path: String,
+    /// The latest calls, newest first.
+    pub calls: Vec<HookRun>,
+    /// The configured mappings, in the config's order.
+    pub mappings: Vec<HookInfo>,
 }

@@ -1339,6 +1339,8 @@ methods! {
     CronImport = "cron.import" (CronImportParams) -> CronImportResult;
     /// A webhook call and its run, by the id its `202` answer gave.
     HooksGet = "hooks.get" (HooksGetParams) -> HookRun;
+    /// Whether webhooks are on and at which path, the mappings (never their secrets), and the latest calls, newest first.
+    HooksList = "hooks.list" (HooksListParams) -> HooksListResult;
 }
 
 #[cfg(test)]

@@ -61,16 +61,6 @@ const COLUMNS: &str = "id, hook, status, instance, received_at, ended_at, run_id
 
 const INTERRUPTED: &str = "the gateway stopped before this call's run ended";
 
-fn status_str(status: HookStatus) -> &'static str {
-    match status {
-        HookStatus::Queued => "queued",
-        HookStatus::Running => "running",
-        HookStatus::Completed => "completed",
-        HookStatus::Failed => "failed",
-        HookStatus::Interrupted => "interrupted",
-    }
-}
-
 fn parse_status(s: &str) -> Option<HookStatus> {
     Some(match s {
         "queued" => HookStatus::Queued,
@@ -176,7 +166,7 @@ impl Store {
              session_key = COALESCE(?, session_key), output = ?, error = ?, delivered_to = ? \
              WHERE id = ? AND status IN ('queued', 'running', 'interrupted')",
         )
-        .bind(status_str(end.status))
+        .bind(end.status.as_str())
         .bind(end.ended_at)
         .bind(end.run_id)
         .bind(end.session_key)
@@ -201,11 +191,17 @@ impl Store {
         row.as_ref().map(row_from).transpose()
     }
 
-    /// The latest calls, newest first.
-    pub async fn recent_hook_runs(&self, limit: u32) -> Result<Vec<HookRunRow>, StoreError> {
+    /// The latest calls, newest first; with `hook`, only the calls to that hook.
+    pub async fn recent_hook_runs(
+        &self,
+        hook: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HookRunRow>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM hook_runs ORDER BY received_at DESC, id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM hook_runs WHERE (?1 IS NULL OR hook = ?1) \
+             ORDER BY received_at DESC, id DESC LIMIT ?2"
         )))
+        .bind(hook)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

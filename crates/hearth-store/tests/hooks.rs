@@ -160,7 +160,7 @@ async fn pruning_keeps_recent_and_unfinished_calls() {
     let gone = store.prune_hook_runs(150, 3).await.unwrap();
     assert_eq!(gone, 2);
     let left: Vec<String> = store
-        .recent_hook_runs(10)
+        .recent_hook_runs(None, 10)
         .await
         .unwrap()
         .into_iter()
@@ -168,4 +168,49 @@ async fn pruning_keeps_recent_and_unfinished_calls() {
         .collect();
     assert_eq!(left, ["h5", "h4", "h3", "h0"]);
     assert_eq!(store.prune_hook_runs(0, 100).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn recent_calls_are_newest_first_and_filtered_by_hook() {
+    let store = Store::open_memory().await.unwrap();
+    for (id, hook, at) in [
+        ("a", "github", 100),
+        ("b", "agent", 200),
+        ("c", "github", 300),
+        ("d", "wake", 300),
+        ("e", "github", 400),
+    ] {
+        store.insert_hook_run(id, hook, "gw", at).await.unwrap();
+    }
+    let ids = |rows: Vec<hearth_store::HookRunRow>| -> Vec<String> {
+        rows.into_iter().map(|r| r.id).collect()
+    };
+    // Calls received in the same millisecond come newest id first.
+    assert_eq!(
+        ids(store.recent_hook_runs(None, 10).await.unwrap()),
+        ["e", "d", "c", "b", "a"]
+    );
+    assert_eq!(
+        ids(store.recent_hook_runs(None, 2).await.unwrap()),
+        ["e", "d"]
+    );
+    assert_eq!(
+        ids(store.recent_hook_runs(Some("github"), 10).await.unwrap()),
+        ["e", "c", "a"]
+    );
+    assert_eq!(
+        ids(store.recent_hook_runs(Some("github"), 1).await.unwrap()),
+        ["e"]
+    );
+    assert_eq!(
+        ids(store.recent_hook_runs(Some("wake"), 10).await.unwrap()),
+        ["d"]
+    );
+    assert!(
+        store
+            .recent_hook_runs(Some("nope"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

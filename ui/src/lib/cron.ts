@@ -11,7 +11,7 @@
 
 import { diffToMergePatch, isPlainObject } from "./mergePatch";
 import { formatDuration } from "./format";
-import type { CronAlert, CronFire, CronJob, CronJobSpec, CronSchedule, FireStatus, FireTrigger, MissedPolicy } from "./protocol";
+import type { CronAlert, CronFire, CronJob, CronJobSpec, CronSchedule, FireStatus, FireTrigger, HookStatus, MissedPolicy } from "./protocol";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -393,9 +393,11 @@ export function relativeTime(ms: number, now: number = Date.now()): string {
   return diff > 0 ? `in ${text}` : `${text} ago`;
 }
 
-/** A fire's status for a badge. */
-export function statusBadge(status: FireStatus): { label: string; tone: "" | "ok" | "warn" | "err" } {
+/** A fire's or a webhook call's status for a badge. */
+export function statusBadge(status: FireStatus | HookStatus): { label: string; tone: "" | "ok" | "warn" | "err" } {
   switch (status) {
+    case "queued":
+      return { label: "queued", tone: "" };
     case "running":
       return { label: "running", tone: "warn" };
     case "completed":

@@ -658,6 +658,48 @@ export interface CronAlert {
   error: string;
 }
 
+/** Where a webhook call stands. */
+export type HookStatus = "queued" | "running" | "completed" | "failed" | "interrupted";
+
+/** A webhook call (`POST /hooks/...`) and its run. */
+export interface HookRun {
+  /** The id the `202` answer gave. */
+  id: string;
+  /** `wake`, `agent`, or the mapping's name. */
+  hook: string;
+  status: HookStatus;
+  receivedAt: number;
+  endedAt?: number | null;
+  runId?: string | null;
+  sessionKey?: string | null;
+  output?: string | null;
+  error?: string | null;
+  deliveredTo?: string | null;
+}
+
+/** A configured webhook mapping (`POST <path>/<name>`); never its secrets. */
+export interface HookInfo {
+  name: string;
+  action: "agent" | "wake";
+  /** Absent: the default agent. */
+  agentId?: string | null;
+  /** Absent: only the call's record. */
+  deliver?: string | null;
+  /** Absent: the webhook token alone. */
+  signature?: "github" | "stripe" | null;
+  ratePerMinute: number;
+}
+
+export interface HooksListResult {
+  /** `hooks.enabled`. */
+  enabled: boolean;
+  /** `hooks.path`, e.g. `/hooks`. */
+  path: string;
+  /** Newest first. */
+  calls: HookRun[];
+  mappings: HookInfo[];
+}
+
 type Empty = Record<string, never>;
 
 /** Every method the UI calls: its params and its result. */
@@ -779,6 +821,9 @@ export interface Methods {
   "cron.remove": { params: { id: string }; result: { removed: boolean } };
   "cron.run": { params: { id: string }; result: { jobId: string; fireId: string } };
   "cron.history": { params: { id?: string; limit?: number }; result: { fires: CronFire[] } };
+  /** `hook`: only the calls to `agent`, `wake` or a mapping; `limit`: default 50, at most 500. */
+  "hooks.list": { params: { limit?: number; hook?: string }; result: HooksListResult };
+  "hooks.get": { params: { id: string }; result: HookRun };
 }
 export type MethodName = keyof Methods;
 
@@ -831,5 +876,7 @@ export interface Events {
   /** A job's or the heartbeat's fire started or ended. */
   cron: CronFire;
   "cron.alert": CronAlert;
+  /** A webhook call was accepted, started or ended. */
+  hook: HookRun;
 }
 export type EventName = keyof Events;

@@ -365,7 +365,7 @@ fn schedule_text(schedule: &CronSchedule) -> String {
 }
 
 /// Rows as columns padded to their widest cell.
-fn table(rows: &[Vec<String>]) -> String {
+pub(super) fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -490,7 +490,7 @@ fn print_history(fires: &[CronFire], with_job: bool) {
 }
 
 /// A text's first non-empty line, cut to [`LINE_CHARS`].
-fn first_line(text: &str) -> String {
+pub(super) fn first_line(text: &str) -> String {
     let line = text
         .lines()
         .map(str::trim)
@@ -505,7 +505,7 @@ fn first_line(text: &str) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM` in the local time zone.
-fn local_time(ms: i64) -> String {
+pub(super) fn local_time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(
         |_| ms.to_string(),
         |t| {

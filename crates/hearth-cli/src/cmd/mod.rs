@@ -15,6 +15,7 @@ mod config;
 mod cron;
 mod doctor;
 mod gateway;
+mod hooks;
 mod identity;
 mod mcp;
 mod route;
@@ -45,6 +46,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Usage(args) => usage::run(&g, args).await,
         Command::Audit(cmd) => audit::run(&g, cmd).await,
         Command::Cron(cmd) => Box::pin(cron::run(&g, cmd)).await,
+        Command::Hooks(cmd) => hooks::run(&g, cmd).await,
         Command::Doctor(args) => doctor::run(&g, args).await,
         Command::Dashboard => status::dashboard(&g).await,
         Command::Completions { shell } => {

@@ -68,3 +68,27 @@ pub fn free_port() -> u16 {
         .expect("addr")
         .port()
 }
+
+/// Writes `hearth.json`: the gateway on `port` with `token`, the fake model at `base_url` as
+/// the default, and `extra` (top-level keys, JSON5).
+pub fn write_config(home: &Path, port: u16, token: &str, base_url: &str, extra: &str) {
+    std::fs::write(
+        home.join("hearth.json"),
+        format!(
+            r#"{{
+  gateway: {{ port: {port}, auth: {{ token: "{token}" }}, shutdownTimeoutSeconds: 2 }},
+  agents: {{ defaults: {{ model: {{ primary: "fake/fake-model" }} }} }},
+  models: {{ providers: {{ fake: {{ baseUrl: "{base_url}", apiKey: "sk-cli", models: [{{ id: "fake-model", cost: {{ input: 1, output: 1 }} }}] }} }} }},
+  {extra}
+}}"#
+        ),
+    )
+    .expect("write the config");
+}
+
+/// Runs `hearth <args>`, which must succeed; everything it printed.
+pub fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    text(&out)
+}

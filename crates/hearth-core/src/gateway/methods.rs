@@ -177,6 +177,7 @@ pub async fn dispatch(rt: &Arc<Runtime>, request: Request) -> MethodResult {
         Request::CronHistory(p) => super::methods_cron::cron_history(rt, p).await,
         Request::CronImport(p) => super::methods_cron::cron_import(rt, p).await,
         Request::HooksGet(p) => super::methods_hooks::hooks_get(rt, p).await,
+        Request::HooksList(p) => super::methods_hooks::hooks_list(rt, p).await,
     }
 }
 
