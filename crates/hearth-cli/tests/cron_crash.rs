@@ -1,7 +1,7 @@
 //! At most once under a crash, through the real `hearth` binary: a gateway killed with SIGKILL
 //! between claiming a fire and finishing it reports the fire `interrupted` after a restart and
 //! does not run it again, unless the job asks for that (`--rerun-interrupted`), in which case it
-//! runs exactly once more.
+//! runs exactly once more. A webhook call cut short the same way is reported `interrupted`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,10 +10,11 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Gateway, free_port, run, text, write_config};
+use common::{Gateway, free_port, post_agent, run, text, write_config};
 use hearth_test_utils::{FakeOpenAi, Reply};
 
 const TOKEN: &str = "cron-crash-token";
+const HOOK_TOKEN: &str = "cron-crash-webhook-token-0123456789";
 
 fn cli(home: &Path, port: u16, args: &[&str]) -> String {
     let out = common::hearth(home)
@@ -51,18 +52,26 @@ async fn a_fire_killed_mid_run_is_reported_interrupted_and_not_run_twice() {
     let model = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
-    write_config(home.path(), port, TOKEN, &model.base_url(), "");
+    write_config(
+        home.path(),
+        port,
+        TOKEN,
+        &model.base_url(),
+        &format!(
+            r#"hooks: {{ enabled: true, token: "{HOOK_TOKEN}" }}, cron: {{ maxConcurrentRuns: 3 }},"#
+        ),
+    );
     let mut gateway = Gateway::start(home.path(), port);
 
-    // Both jobs fall due in two seconds; the model holds both answers far longer.
-    model.push(Reply::delayed(
-        Duration::from_secs(60),
-        Reply::text("too late"),
-    ));
-    model.push(Reply::delayed(
-        Duration::from_secs(60),
-        Reply::text("too late"),
-    ));
+    // Both jobs fall due in two seconds, and a webhook call comes in; the model holds all
+    // three answers far longer.
+    for _ in 0..3 {
+        model.push(Reply::delayed(
+            Duration::from_secs(60),
+            Reply::text("too late"),
+        ));
+    }
+    let call = post_agent(port, HOOK_TOKEN, "summarise the deploy").await;
     let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2))
         .round(jiff::Unit::Second)
         .unwrap()
@@ -98,7 +107,10 @@ async fn a_fire_killed_mid_run_is_reported_interrupted_and_not_run_twice() {
             "--rerun-interrupted",
         ],
     );
-    until("both fires with the model", || model.request_count() >= 2).await;
+    until("both fires and the call with the model", || {
+        model.request_count() >= 3
+    })
+    .await;
     // Claimed and running: the store says so before the crash.
     for job in ["report", "retry"] {
         let f = fires(home.path(), port, job);
@@ -127,7 +139,14 @@ async fn a_fire_killed_mid_run_is_reported_interrupted_and_not_run_twice() {
     assert_eq!(retry.len(), 1, "the same fire, run again: {retry:?}");
     assert_eq!(retry[0]["trigger"], "rerun");
     assert_eq!(retry[0]["output"], "retried after the crash");
-    assert_eq!(model.request_count(), 3, "two before the crash, one rerun");
+    assert_eq!(
+        model.request_count(),
+        4,
+        "three before the crash, one rerun"
+    );
+    let call = cli(home.path(), port, &["hooks", "get", &call, "--json"]);
+    let call: serde_json::Value = serde_json::from_str(&call[call.find('{').unwrap()..]).unwrap();
+    assert_eq!(call["status"], "interrupted", "{call}");
     // The CLI finds the gateway from the home's config too.
     let listed = text(&run(home.path(), &["cron", "list"]));
     assert!(

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Gateway, free_port, ok, run, text, write_config};
+use common::{Gateway, free_port, ok, post_agent, run, text, write_config};
 use hearth_test_utils::{FakeOpenAi, Reply};
 use serde_json::Value;
 
@@ -24,20 +24,6 @@ fn hooks_section() -> String {
     {{ name: "nudge", action: "wake" }},
   ] }},"#
     )
-}
-
-/// `POST /hooks/agent` with the webhook token; the id of the accepted call.
-async fn post_agent(port: u16, message: &str) -> String {
-    let answer = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/hooks/agent"))
-        .bearer_auth(HOOK_TOKEN)
-        .json(&serde_json::json!({ "message": message }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
-    let body: Value = answer.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
 }
 
 /// Reads the call with `hearth hooks get --json` until it has ended.
@@ -80,7 +66,7 @@ async fn webhook_calls_from_the_command_line() {
     assert!(nudge.contains("wake"), "{nudge}");
     assert!(!empty.contains(GH_SECRET) && !empty.contains(HOOK_TOKEN));
 
-    let id = post_agent(port, "Deploy 42 finished; summarise it").await;
+    let id = post_agent(port, HOOK_TOKEN, "Deploy 42 finished; summarise it").await;
     let call = wait_for_end(h, &id);
     assert_eq!(call["status"], "completed", "{call}");
     assert_eq!(call["hook"], "agent");

@@ -113,11 +113,9 @@ impl Gateway {
         // Channels connect in the background too; messages left unanswered by the last run
         // are answered once their accounts are back.
         crate::channels::start(&rt);
-        // Scheduled jobs and the heartbeat: fires a crashed run left behind are reported first.
+        // Scheduled jobs and the heartbeat: fires and webhook calls a crashed run left behind
+        // are reported first.
         crate::cron::runner::spawn(&rt);
-        let hooks_rt = rt.clone();
-        rt.tasks
-            .spawn(async move { crate::hooks::recover(&hooks_rt).await });
         let watcher = match config.gateway.reload.mode {
             hearth_config::ReloadMode::Hot => Some(reload::watch(&rt)?),
             hearth_config::ReloadMode::Off => None,

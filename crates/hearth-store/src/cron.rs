@@ -94,6 +94,18 @@ pub struct FireEnd<'a> {
     pub delivered_to: Option<&'a str>,
 }
 
+/// What the scheduler needs to know to decide whether to look closer: cheap enough to ask at
+/// every wake-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CronProbe {
+    /// Fires some gateway has claimed and not finished.
+    pub running_fires: u32,
+    /// Webhook calls queued or running.
+    pub unfinished_hooks: u32,
+    /// The earliest `next_at` of an enabled job.
+    pub next_due: Option<i64>,
+}
+
 /// A fire to claim: its identity, who claims it and until when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim<'a> {
@@ -459,5 +471,21 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(fire_from).collect()
+    }
+
+    /// Counts of unfinished fires and webhook calls, and the next due job, in one read.
+    pub async fn cron_probe(&self) -> Result<CronProbe, StoreError> {
+        let (running, hooks, next): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM cron_fires WHERE status = 'running'), \
+             (SELECT COUNT(*) FROM hook_runs WHERE status IN ('queued', 'running')), \
+             (SELECT MIN(next_at) FROM cron_jobs WHERE enabled = 1)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(CronProbe {
+            running_fires: u32::try_from(running).unwrap_or(u32::MAX),
+            unfinished_hooks: u32::try_from(hooks).unwrap_or(u32::MAX),
+            next_due: next,
+        })
     }
 }

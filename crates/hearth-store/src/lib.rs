@@ -33,7 +33,7 @@ pub use channels::{
     ApprovedRow, InboundRow, NewOutbound, OutboundRow, PairingOutcome, PairingRow, QueueCounts,
 };
 pub use compactions::{CompactionRecord, NewCompaction, SessionContext, TranscriptEntry};
-pub use cron::{Claim, CronJobRow, FireEnd, FireRow, FireStatus};
+pub use cron::{Claim, CronJobRow, CronProbe, FireEnd, FireRow, FireStatus};
 pub use error::StoreError;
 pub use hooks::{HookRunEnd, HookRunRow};
 pub use model::{NewSession, RunRecord, RunStatus, SessionFilter, SessionRecord};

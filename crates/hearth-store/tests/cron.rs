@@ -201,7 +201,10 @@ async fn an_interrupted_fire_is_taken_back_by_one_gateway_and_recorded_whole() {
         .unwrap()
         .unwrap();
     assert_eq!(store.running_fires().await.unwrap().len(), 1);
+    let probe = store.cron_probe().await.unwrap();
+    assert_eq!((probe.running_fires, probe.next_due), (1, Some(2_000)));
     assert!(store.interrupt_fire(&fire, 6_000).await.unwrap());
+    assert_eq!(store.cron_probe().await.unwrap().running_fires, 0);
     assert!(!store.interrupt_fire(&fire, 6_000).await.unwrap());
     assert!(
         !store

@@ -92,3 +92,17 @@ pub fn ok(home: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "{args:?}: {}", text(&out));
     text(&out)
 }
+
+/// `POST /hooks/agent` with the webhook token `token`; the id of the accepted call.
+pub async fn post_agent(port: u16, token: &str, message: &str) -> String {
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hooks/agent"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "message": message }))
+        .send()
+        .await
+        .expect("the webhook answers");
+    assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
+    let body: serde_json::Value = answer.json().await.expect("JSON");
+    body["id"].as_str().expect("an id").to_owned()
+}

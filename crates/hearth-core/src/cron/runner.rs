@@ -114,11 +114,13 @@ pub(crate) fn spawn(rt: &Arc<Runtime>) {
     let tracker = rt.tasks.clone();
     tracker.spawn(async move {
         let mut clock = rt.options().and_then(|o| o.clock.as_ref()?.watch());
+        let mut first = true;
         loop {
             if let Some(c) = clock.as_mut() {
                 c.borrow_and_update();
             }
-            let next = tick(&rt).await;
+            let next = tick(&rt, first).await;
+            first = false;
             let now = rt.now_ms();
             let sleep = next
                 .map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0)))
@@ -143,13 +145,32 @@ pub(crate) fn spawn(rt: &Arc<Runtime>) {
     });
 }
 
-/// One look at everything due: answers when to look next.
-async fn tick(rt: &Arc<Runtime>) -> Option<i64> {
+/// One look at everything due: answers when to look next. `first` is the look at start-up,
+/// which also reports webhook calls a dead gateway left behind.
+async fn tick(rt: &Arc<Runtime>, first: bool) -> Option<i64> {
     let now = rt.now_ms();
-    recover(rt, now).await;
+    // One small read decides whether anything needs a closer look (most wake-ups: no).
+    let probe = match rt.store.cron_probe().await {
+        Ok(probe) => probe,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the scheduler's state failed");
+            return Some(now + 5_000);
+        }
+    };
+    if probe.running_fires > 0 {
+        recover(rt, now).await;
+    }
+    if first && probe.unfinished_hooks > 0 {
+        crate::hooks::recover(rt).await;
+    }
     let mut next = super::heartbeat::tick(rt, now).await;
     if !rt.live().config.cron.enabled {
         return next;
+    }
+    match probe.next_due {
+        None => return next,
+        Some(due) if due > now => return Some(next.map_or(due, |n| n.min(due))),
+        Some(_) => {}
     }
     let jobs = match rt.store.cron_jobs().await {
         Ok(jobs) => jobs,
