@@ -15,8 +15,14 @@ await scenario("chat", async ({ page: open }) => {
   // The tool call is a card with its name and arguments.
   const card = conversation.locator("details.tool").first();
   await card.waitFor();
-  await card.locator("summary").click();
-  const cardText = await card.innerText();
+  // The streamed message is replaced by the stored one when the turn ends, which can close a
+  // card opened in between: open it until it stays open.
+  let cardText = "";
+  for (let attempt = 0; attempt < 10 && !cardText.includes("NOTES.md"); attempt++) {
+    if (!(await card.evaluate((el) => el.open))) await card.locator("summary").click();
+    await page.waitForTimeout(100);
+    cardText = await card.innerText();
+  }
   check(cardText.includes("read"), `the card names the tool: ${cardText}`);
   check(cardText.includes("NOTES.md"), `the card shows the arguments: ${cardText}`);
   await shot(page, "chat-tool-call");
