@@ -293,30 +293,14 @@ async fn the_token_in_either_header_never_in_the_query() {
     assert_refused(&a, StatusCode::NOT_FOUND, "not_found");
 
     // Bodies /hooks/agent refuses.
-    let a = post(
-        &t,
-        "/hooks/agent",
-        &as_refs(&json_with_token()),
+    for body in [
         r#"{"mesage":"typo"}"#,
-    )
-    .await;
-    assert_refused(&a, StatusCode::BAD_REQUEST, "invalid_request");
-    let a = post(
-        &t,
-        "/hooks/agent",
-        &as_refs(&json_with_token()),
         r#"{"message":"hi","agentId":"ghost"}"#,
-    )
-    .await;
-    assert_refused(&a, StatusCode::BAD_REQUEST, "invalid_request");
-    let a = post(
-        &t,
-        "/hooks/agent",
-        &as_refs(&json_with_token()),
         r#"{"message":"hi","deliver":"telegram"}"#,
-    )
-    .await;
-    assert_refused(&a, StatusCode::BAD_REQUEST, "invalid_request");
+    ] {
+        let a = post(&t, "/hooks/agent", &as_refs(&json_with_token()), body).await;
+        assert_refused(&a, StatusCode::BAD_REQUEST, "invalid_request");
+    }
     let a = post(
         &t,
         "/hooks/agent",

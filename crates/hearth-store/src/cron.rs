@@ -287,31 +287,35 @@ impl Store {
         Ok(claimed.then_some(id))
     }
 
-    /// Records a fire that was not run (`skipped`), claiming its identity so it is never run
-    /// later either; false when it was already claimed.
+    /// Records a fire that was not run (`skipped`, with `note` saying why), claiming its
+    /// identity so it is never run later either: its id, `None` when it was already claimed.
     pub async fn skip_fire(
         &self,
         job_id: &str,
         scheduled_at: i64,
         instance: &str,
         now: i64,
-    ) -> Result<bool, StoreError> {
+        note: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let id = uuid::Uuid::now_v7().to_string();
         let _writer = self.write_lock.lock().await;
         let done = sqlx::query(
             "INSERT INTO cron_fires (id, job_id, scheduled_at, instance, status, claimed_at, \
-             lease_until, ended_at) VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?) ON CONFLICT DO NOTHING",
+             lease_until, ended_at, error) VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
         )
-        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&id)
         .bind(job_id)
         .bind(scheduled_at)
         .bind(instance)
         .bind(now)
         .bind(now)
         .bind(now)
+        .bind(note)
         .execute(&self.pool)
         .await?;
         self.wrote();
-        Ok(done.rows_affected() == 1)
+        Ok((done.rows_affected() == 1).then_some(id))
     }
 
     /// Extends a running fire's lease (the gateway running it is alive).

@@ -147,8 +147,17 @@ async fn failures_count_until_a_success_and_skips_are_claims() {
         (FireStatus::Completed, Some("Good morning"), Some(0.01))
     );
 
-    assert!(store.skip_fire("j1", 6, "gw", 10).await.unwrap());
-    assert!(!store.skip_fire("j1", 6, "gw", 10).await.unwrap());
+    let skipped = store.skip_fire("j1", 6, "gw", 10, "missed").await.unwrap();
+    assert!(skipped.is_some());
+    assert!(
+        store
+            .skip_fire("j1", 6, "gw", 10, "missed")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let row = store.fire(&skipped.unwrap()).await.unwrap().unwrap();
+    assert_eq!(row.error.as_deref(), Some("missed"));
     assert_eq!(
         store
             .claim_fire(&claim("j1", 6, "gw", 10, 60_000), None)

@@ -12,8 +12,7 @@ use std::sync::Arc;
 
 use hearth_config::{ActiveHours, DeliveryTarget, HeartbeatConfig};
 use hearth_protocol::cron::{FireTrigger, HeartbeatInfo};
-use hearth_protocol::events::Event;
-use hearth_store::{Claim, CronJobRow, FireEnd, StoreError};
+use hearth_store::{Claim, CronJobRow, StoreError};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -192,28 +191,10 @@ async fn start(rt: &Arc<Runtime>, at: i64, trigger: FireTrigger) -> Result<Strin
         let rt = task_rt;
         let finished = proactive::run(&rt, run, cancel).await;
         lock(&rt.cron.running).remove(&id);
-        if rt.shutdown.is_cancelled() && !finished.ok {
-            let _ = rt.store.interrupt_fire(&id, rt.now_ms()).await;
-            return;
-        }
-        let end = FireEnd {
-            status: if finished.ok {
-                hearth_store::FireStatus::Completed
-            } else {
-                hearth_store::FireStatus::Failed
-            },
-            ended_at: rt.now_ms(),
-            run_id: Some(finished.run_id.as_str()).filter(|r| !r.is_empty()),
-            input_tokens: finished.input_tokens,
-            output_tokens: finished.output_tokens,
-            cost: finished.cost,
-            output: finished.output.as_deref(),
-            error: finished.error.as_deref(),
-            session_key: Some(finished.session_key.as_str()).filter(|k| !k.is_empty()),
-            delivered_to: finished.delivered_to.as_deref(),
-        };
-        if let Err(e) = rt.store.finish_fire(&id, &end).await {
-            tracing::error!(error = %e, "recording the heartbeat's end failed");
+        if super::runner::record_end(&rt, &id, "heartbeat", &finished)
+            .await
+            .is_none()
+        {
             return;
         }
         if let Some(error) = &finished.error {
@@ -222,9 +203,6 @@ async fn start(rt: &Arc<Runtime>, at: i64, trigger: FireTrigger) -> Result<Strin
             tracing::debug!("heartbeat: nothing to report");
         } else {
             tracing::info!(to = ?finished.delivered_to, "heartbeat delivered");
-        }
-        if let Ok(Some(fire)) = rt.store.fire(&id).await {
-            rt.bus.publish(Event::Cron(fire_view(&fire, "heartbeat")));
         }
     });
     Ok(fire_id)

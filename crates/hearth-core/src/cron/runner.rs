@@ -268,19 +268,31 @@ async fn missed(
         Some(due)
     };
     if let Some(at) = skipped_at {
-        match rt.store.skip_fire(&row.id, at, instance, now).await {
-            Ok(true) => {
-                let note = if run_latest {
-                    format!(
-                        "{} fire(s) missed while the gateway was down; the latest runs once",
-                        count - 1
-                    )
-                } else {
-                    format!("{count} fire(s) missed while the gateway was down (missed: skip)")
-                };
-                record_skip_note(rt, row, at, &note).await;
+        let note = if run_latest {
+            format!(
+                "{} fire(s) missed while the gateway was down; the latest runs once",
+                count - 1
+            )
+        } else {
+            format!("{count} fire(s) missed while the gateway was down (missed: skip)")
+        };
+        match rt.store.skip_fire(&row.id, at, instance, now, &note).await {
+            Ok(Some(fire_id)) => {
+                tracing::info!(job = %row.name, scheduled_at = at, "{note}");
+                let mut fire = fire_event(
+                    row,
+                    fire_id,
+                    at,
+                    FireTrigger::Schedule,
+                    FireStatus::Skipped,
+                    now,
+                );
+                fire.ended_at = Some(now);
+                fire.duration_ms = Some(0);
+                fire.error = Some(note);
+                rt.bus.publish(Event::Cron(fire));
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(e) => {
                 tracing::error!(job = %row.name, error = %e, "recording a missed fire failed")
             }
@@ -311,33 +323,6 @@ async fn missed(
         }
     } else {
         set_next(rt, row, after).await;
-    }
-}
-
-/// Writes why a fire was skipped into its row and tells clients.
-async fn record_skip_note(rt: &Runtime, row: &CronJobRow, scheduled_at: i64, note: &str) {
-    tracing::info!(job = %row.name, scheduled_at, "{note}");
-    let Ok(fires) = rt.store.fire_history(&row.id, 5).await else {
-        return;
-    };
-    if let Some(fire) = fires.iter().find(|f| f.scheduled_at == scheduled_at) {
-        let mut view = fire_view(fire, &row.name);
-        view.error = Some(note.to_owned());
-        let end = FireEnd {
-            status: hearth_store::FireStatus::Skipped,
-            ended_at: fire.ended_at.unwrap_or(fire.claimed_at),
-            run_id: None,
-            input_tokens: 0,
-            output_tokens: 0,
-            cost: None,
-            output: None,
-            error: Some(note),
-            session_key: None,
-            delivered_to: None,
-        };
-        // A skip is not a failure: finishing it as skipped resets nothing but the note.
-        let _ = rt.store.finish_fire(&fire.id, &end).await;
-        rt.bus.publish(Event::Cron(view));
     }
 }
 
@@ -501,25 +486,14 @@ fn execute(
     let tracker = rt.tasks.clone();
     tracker.spawn(async move {
         let renewal = renew_lease(rt.clone(), fire_id.clone(), cancel.clone());
-        let started = CronFire {
-            id: fire_id.clone(),
-            job_id: row.id.clone(),
-            job_name: row.name.clone(),
+        let started = fire_event(
+            &row,
+            fire_id.clone(),
             scheduled_at,
             trigger,
-            status: FireStatus::Running,
-            started_at: rt.now_ms(),
-            ended_at: None,
-            duration_ms: None,
-            run_id: None,
-            session_key: None,
-            input_tokens: 0,
-            output_tokens: 0,
-            cost: None,
-            output: None,
-            error: None,
-            delivered_to: None,
-        };
+            FireStatus::Running,
+            rt.now_ms(),
+        );
         rt.bus.publish(Event::Cron(started));
         let run = async {
             if spec.jitter_seconds > 0 && trigger == FireTrigger::Schedule {
@@ -563,55 +537,13 @@ fn execute(
         };
         renewal.abort();
         lock(&rt.cron.running).remove(&fire_id);
-        let stopping = rt.shutdown.is_cancelled();
-        let finished = match finished {
-            Some(f) if !stopping || f.ok => f,
-            // The gateway is stopping (or the job was removed): the fire did not finish.
-            _ => {
-                if stopping {
-                    let _ = rt.store.interrupt_fire(&fire_id, rt.now_ms()).await;
-                    if let Ok(Some(fire)) = rt.store.fire(&fire_id).await {
-                        rt.bus.publish(Event::Cron(fire_view(&fire, &row.name)));
-                    }
-                    return;
-                }
-                proactive::Finished {
-                    error: Some("stopped".to_owned()),
-                    ..proactive::Finished::default()
-                }
-            }
+        let finished = finished.unwrap_or_else(|| proactive::Finished {
+            error: Some("stopped".to_owned()),
+            ..proactive::Finished::default()
+        });
+        let Some(failures) = record_end(&rt, &fire_id, &row.name, &finished).await else {
+            return;
         };
-        let status = if finished.ok {
-            hearth_store::FireStatus::Completed
-        } else {
-            hearth_store::FireStatus::Failed
-        };
-        let end = FireEnd {
-            status,
-            ended_at: rt.now_ms(),
-            run_id: Some(&finished.run_id)
-                .filter(|id| !id.is_empty())
-                .map(String::as_str),
-            input_tokens: finished.input_tokens,
-            output_tokens: finished.output_tokens,
-            cost: finished.cost,
-            output: finished.output.as_deref(),
-            error: finished.error.as_deref(),
-            session_key: Some(finished.session_key.as_str()).filter(|k| !k.is_empty()),
-            delivered_to: finished.delivered_to.as_deref(),
-        };
-        let failures = match rt.store.finish_fire(&fire_id, &end).await {
-            Ok(n) => n,
-            // Removed with its job meanwhile.
-            Err(hearth_store::StoreError::Conflict(_)) => return,
-            Err(e) => {
-                tracing::error!(job = %row.name, error = %e, "recording a fire's end failed");
-                return;
-            }
-        };
-        if let Ok(Some(fire)) = rt.store.fire(&fire_id).await {
-            rt.bus.publish(Event::Cron(fire_view(&fire, &row.name)));
-        }
         match &finished.error {
             Some(error) if !finished.ok => {
                 tracing::warn!(job = %row.name, fire = %fire_id, %error, "a scheduled job failed");
@@ -620,6 +552,82 @@ fn execute(
             _ => tracing::info!(job = %row.name, fire = %fire_id, "a scheduled job ran"),
         }
     });
+}
+
+/// A fire as clients see it, before it has a run: only its identity, trigger and status.
+fn fire_event(
+    row: &CronJobRow,
+    id: String,
+    scheduled_at: i64,
+    trigger: FireTrigger,
+    status: FireStatus,
+    now: i64,
+) -> CronFire {
+    CronFire {
+        id,
+        job_id: row.id.clone(),
+        job_name: row.name.clone(),
+        scheduled_at,
+        trigger,
+        status,
+        started_at: now,
+        ended_at: None,
+        duration_ms: None,
+        run_id: None,
+        session_key: None,
+        input_tokens: 0,
+        output_tokens: 0,
+        cost: None,
+        output: None,
+        error: None,
+        delivered_to: None,
+    }
+}
+
+/// Records how a fire's run ended and announces it (a `cron` event): the job's failures in a
+/// row, or `None` when nothing more is to be done. A run cut short because the gateway is
+/// stopping did not finish: it is recorded `interrupted`.
+pub(crate) async fn record_end(
+    rt: &Runtime,
+    fire_id: &str,
+    job_name: &str,
+    finished: &proactive::Finished,
+) -> Option<u32> {
+    let now = rt.now_ms();
+    let failures = if rt.shutdown.is_cancelled() && !finished.ok {
+        let _ = rt.store.interrupt_fire(fire_id, now).await;
+        None
+    } else {
+        let end = FireEnd {
+            status: if finished.ok {
+                hearth_store::FireStatus::Completed
+            } else {
+                hearth_store::FireStatus::Failed
+            },
+            ended_at: now,
+            run_id: Some(finished.run_id.as_str()).filter(|id| !id.is_empty()),
+            input_tokens: finished.input_tokens,
+            output_tokens: finished.output_tokens,
+            cost: finished.cost,
+            output: finished.output.as_deref(),
+            error: finished.error.as_deref(),
+            session_key: Some(finished.session_key.as_str()).filter(|k| !k.is_empty()),
+            delivered_to: finished.delivered_to.as_deref(),
+        };
+        match rt.store.finish_fire(fire_id, &end).await {
+            Ok(n) => Some(n),
+            // Removed with its job meanwhile.
+            Err(hearth_store::StoreError::Conflict(_)) => return None,
+            Err(e) => {
+                tracing::error!(job = %job_name, error = %e, "recording a fire's end failed");
+                return None;
+            }
+        }
+    };
+    if let Ok(Some(fire)) = rt.store.fire(fire_id).await {
+        rt.bus.publish(Event::Cron(fire_view(&fire, job_name)));
+    }
+    failures
 }
 
 /// Renews a fire's lease until `cancel` or the returned handle is aborted.
